@@ -1,0 +1,182 @@
+# proxyhdr - plain make.  Outputs go under $(O) (default build/), so
+# several builds (normal, sanitized, fuzz) can live side by side.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+O ?= build
+CC ?= cc
+FUZZCC ?= clang
+SCDOC ?= scdoc
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 600
+BENCH_ARGS ?=
+
+VERSION = 0.1.0
+SOVERSION = 0
+
+BSD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
+BSD_LIBS := $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib $(BSD_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS)
+
+# libproxyhdr: the codec (public API in lib/proxyhdr.h).
+LIB_SRC = $(wildcard lib/pp_*.c)
+# The relay engine shared by pp-relay and pp-balance (not installed).
+ENGINE_SRC = $(wildcard lib/relay_*.c)
+# Code shared by the tools (options, addresses, logging, environment).
+CLI_SRC = $(filter-out bin/pp-%.c,$(wildcard bin/*.c))
+TOOLS = $(patsubst bin/%.c,%,$(wildcard bin/pp-*.c))
+MAN_SRC = $(wildcard man/*.scd)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+BENCH_SRC = $(wildcard bench/bench_*.c)
+
+LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
+ENGINE_OBJ = $(ENGINE_SRC:%.c=$(O)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(O)/%.o)
+TOOL_BIN = $(TOOLS:%=$(O)/bin/%)
+MAN_OUT = $(MAN_SRC:man/%.scd=$(O)/man/%)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+
+STATIC_LIB = $(O)/libproxyhdr.a
+SHARED_LIB = $(O)/libproxyhdr.so.$(VERSION)
+ENGINE_LIB = $(O)/libpprelay.a
+PC_FILE = $(O)/libproxyhdr.pc
+
+.PHONY: all lib tools man check check-unit check-bats check-sanitize \
+	deps fuzz bench demo install uninstall clean
+
+all: lib tools man
+
+lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
+tools: $(TOOL_BIN)
+man: $(MAN_OUT)
+
+$(O)/%.o: %.c lib/proxyhdr.h $(wildcard lib/*.h bin/*.h tests/unit/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(STATIC_LIB): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libproxyhdr.so.$(SOVERSION) $(ALL_LDFLAGS) \
+		-o $@ $^
+	ln -sf libproxyhdr.so.$(VERSION) $(O)/libproxyhdr.so.$(SOVERSION)
+	ln -sf libproxyhdr.so.$(VERSION) $(O)/libproxyhdr.so
+
+$(ENGINE_LIB): $(ENGINE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(PC_FILE): lib/libproxyhdr.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		$< > $@
+
+# Tools link the static archives so they run straight from $(O)/bin.
+$(O)/bin/%: $(O)/bin/%.o $(CLI_OBJ) $(ENGINE_LIB) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_OBJ) $(ENGINE_LIB) $(STATIC_LIB) \
+		$(BSD_LIBS)
+
+$(O)/man/%: man/%.scd
+	@mkdir -p $(@D)
+	$(SCDOC) < $< > $@
+
+$(O)/tests/%: tests/unit/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB)
+
+$(O)/bench/%: bench/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB)
+
+deps:
+	@sh scripts/deps
+
+# make check: dependencies, the build, the C unit tests and the bats
+# suites, then all of it again built with ASan+UBSan into build-sanitize/;
+# one summary line for both runs at the end.
+SAN_O = build-sanitize
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+SAN_UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(SAN_O)/tests/%)
+
+check: deps
+	@mkdir -p $(O) && rm -f $(O)/results
+	$(MAKE) all $(UNIT_BIN)
+	@sh tests/run -o $(O) -l normal -r $(O)/results -s no $(UNIT_BIN)
+	$(MAKE) O=$(SAN_O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+		all $(SAN_UNIT_BIN)
+	@sh tests/run -o $(SAN_O) -l sanitize -r $(O)/results -s yes \
+		$(SAN_UNIT_BIN)
+
+check-sanitize: deps
+	@mkdir -p $(SAN_O) && rm -f $(SAN_O)/results
+	$(MAKE) O=$(SAN_O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+		all $(SAN_UNIT_BIN)
+	@sh tests/run -o $(SAN_O) -l sanitize -r $(SAN_O)/results -s yes \
+		$(SAN_UNIT_BIN)
+
+# Parts of the suite alone, for quick runs while working.
+check-unit: $(UNIT_BIN)
+	@sh tests/run -o $(O) -l unit -n bats $(UNIT_BIN)
+
+check-bats: all
+	@sh tests/run -o $(O) -l bats -n unit
+
+# libFuzzer over the parser, seeded from the conformance vectors.
+fuzz: $(O)/fuzz/fuzz_parse
+	@sh tests/fuzz/run $(O)/fuzz/fuzz_parse $(FUZZ_SECONDS)
+
+$(O)/fuzz/fuzz_parse: tests/fuzz/fuzz_parse.c $(LIB_SRC) lib/proxyhdr.h
+	@mkdir -p $(@D)
+	$(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
+		-fsanitize=fuzzer,address,undefined -o $@ \
+		tests/fuzz/fuzz_parse.c $(LIB_SRC)
+
+bench: deps all $(BENCH_BIN)
+	@sh bench/run -o $(O) $(BENCH_ARGS)
+
+demo: deps all
+	@sh examples/demo.sh $(abspath $(O)/bin)
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)
+	ln -sf libproxyhdr.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/libproxyhdr.so.$(SOVERSION)
+	ln -sf libproxyhdr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libproxyhdr.so
+	install -m 644 lib/proxyhdr.h $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)
+	for f in $(MAN_OUT); do \
+		s=$${f##*.}; install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s; \
+	done
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(DESTDIR)$(LIBDIR)/libproxyhdr.a \
+		$(DESTDIR)$(LIBDIR)/libproxyhdr.so* \
+		$(DESTDIR)$(INCLUDEDIR)/proxyhdr.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/libproxyhdr.pc
+	for f in $(MAN_OUT); do \
+		n=$${f##*/}; s=$${n##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$$n; \
+	done
+
+clean:
+	rm -rf build $(SAN_O) $(O)

@@ -1,0 +1,81 @@
+/*
+ * cli.h - what every tool shares: options, numbers, addresses, TLV flags,
+ * logging, and the environment given to a child.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxyhdr.h"
+#include "pp-internal.h"
+
+/*
+ * Call first in main().  When stderr is a socket (inetd gives the client's
+ * socket as fds 0, 1 and 2), diagnostics from err(3)/warn(3) go to
+ * syslog(3) LOG_DAEMON instead, never to the client.
+ */
+void	cli_init(int argc, char *argv[]);
+
+/* A number for a flag within [min, max]; exits 64 naming the flag. */
+long long cli_number(const char *flag, const char *s, long long min,
+	    long long max);
+
+/*
+ * A version argument: "v1" -> 1, "v2" -> 2, "any" -> 0; NULL gives dflt.
+ * Exits 64 naming the flag on anything else.
+ */
+int	cli_version(const char *flag, const char *arg, int dflt);
+
+/* pp_addr_parse that exits 64 naming the flag on failure. */
+void	cli_addr(const char *flag, const char *s, struct sockaddr_storage *sa);
+
+/* pp_cidr_parse that exits 64 naming the flag on failure. */
+void	cli_cidr(const char *flag, const char *s, struct pp_cidr *c);
+
+/*
+ * A --tlv TYPE=VALUE argument: TYPE a number (decimal or 0x..) or a name
+ * (alpn, authority, unique-id, netns, noop, aws, azure, gcp); VALUE text,
+ * or hex after "0x".  For aws the value is the VPC endpoint id text (the
+ * subtype byte is added), for azure a decimal LinkID, for gcp a decimal
+ * PSC id.  The value bytes are stored in store (cap bytes, which must
+ * outlive t).  Exits 64 on error.  Returns the bytes of store used.
+ */
+size_t	cli_tlv(const char *flag, const char *arg, struct pp_tlv *t,
+	    uint8_t *store, size_t cap);
+
+/*
+ * The readable value of a TLV for output and the environment: text TLVs
+ * as text (non-printable bytes escaped), numbers in decimal, anything
+ * else as lower-case hex.  Returns buf.
+ */
+const char *cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap);
+
+/*
+ * The environment of DESIGN.md for a child: emit(key, value, arg) is
+ * called for each variable that is known (unknown ones are never emitted).
+ * h may be NULL (no header: --optional); peer and local are the real
+ * socket's endpoints, or NULL when fd 0 is not a socket.
+ */
+void	cli_env(const struct pp_header *h, const struct sockaddr_storage *peer,
+	    const struct sockaddr_storage *local,
+	    void (*emit)(const char *key, const char *value, void *arg),
+	    void *arg);
+
+/* Every variable cli_env may set, NULL-terminated, to clear stale ones. */
+extern const char *const cli_env_names[];
+
+/*
+ * Unset every variable cli_env may set, any PROXY_TLV_0x.. and the UCSPI
+ * names cli_env never sets but a parent server may have (TCPREMOTEHOST,
+ * TCPREMOTEINFO, TCPLOCALHOST): a child must not see a stale value that
+ * describes the previous hop.
+ */
+void	cli_env_clear(void);
+
+/* Hex text to bytes: returns the byte count or -1; spaces are skipped. */
+long	cli_unhex(const char *hex, uint8_t *out, size_t cap);
+
+#endif /* CLI_H */
