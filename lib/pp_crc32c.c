@@ -56,15 +56,13 @@ pp_crc32c_sw(uint32_t crc, const void *data, size_t len)
 #include <wmmintrin.h>
 
 
-#define CRC_BLOCK	4096	/* bytes per stream in one round */
 /*
- * x^(8n - 33) mod P, bit-reflected, for n = CRC_BLOCK and 2 * CRC_BLOCK:
- * multiplying a CRC by x^(8n) moves it over n zero bytes, and the 33
- * accounts for the reduction by the crc32 instruction (x^32) and the one
- * bit a reflected carry-less product is short.  From scripts/gen-crc32c-table.
+ * CRC_SHIFT_1 and _2 (lib/pp_crc32c_table.h) are x^(8n - 33) mod P,
+ * bit-reflected, for n = CRC_BLOCK and 2 * CRC_BLOCK: multiplying a CRC by
+ * x^(8n) moves it over n zero bytes, and the 33 accounts for the reduction
+ * by the crc32 instruction (x^32) and the one bit a reflected carry-less
+ * product is short.
  */
-#define CRC_SHIFT_1	0x82f89c77u
-#define CRC_SHIFT_2	0x54a86326u
 
 __attribute__((target("sse4.2,pclmul")))
 static uint32_t

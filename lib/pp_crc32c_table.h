@@ -362,3 +362,7 @@ static const uint32_t crc32c_table[8][256] = {
 		0xc451b7cc, 0x8d6dcaeb, 0x56294d82, 0x1f1530a5,
 	},
 };
+
+#define CRC_BLOCK	4096
+#define CRC_SHIFT_1	0x82f89c77u
+#define CRC_SHIFT_2	0x54a86326u
