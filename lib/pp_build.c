@@ -164,6 +164,32 @@ wr16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* The TLVs pp_parse would refuse are not written either. */
+static int
+tlvs_ok(const struct pp_tlv *tlvs, size_t n, int flags)
+{
+	struct pp_ssl ssl;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		switch (tlvs[i].type) {
+		case PP_TLV_CRC32C:
+			if (tlvs[i].len != 4 || (flags & PP_BUILD_CRC32C))
+				return 0;
+			break;
+		case PP_TLV_UNIQUE_ID:
+			if (tlvs[i].len > PP_UNIQUE_ID_MAX)
+				return 0;
+			break;
+		case PP_TLV_SSL:
+			if (pp_tlv_ssl(&tlvs[i], &ssl) != 0)
+				return 0;
+			break;
+		}
+	}
+	return 1;
+}
+
 int
 pp_build_v2(void *buf, size_t cap, const struct pp_header *h,
     const struct pp_tlv *tlvs, size_t n, int flags)
@@ -181,7 +207,7 @@ pp_build_v2(void *buf, size_t cap, const struct pp_header *h,
 	int pair;
 
 	if ((pair = pair_of(h)) < 0 || h->transport > PP_V2_TRANS_DGRAM ||
-	    h->command > PP_V2_CMD_PROXY)
+	    h->command > PP_V2_CMD_PROXY || !tlvs_ok(tlvs, n, flags))
 		return -PP_EINVAL;
 	total = PP_V2_FIXED + addr_len[pair];
 	for (i = 0; i < n; i++)
@@ -193,7 +219,7 @@ pp_build_v2(void *buf, size_t cap, const struct pp_header *h,
 	if (total > cap)
 		return -PP_ENOSPACE;
 
-	/* A LOCAL header carries no addresses: UNSPEC, transport as given. */
+	/* A LOCAL header carries no addresses: family and transport UNSPEC. */
 	trans = h->transport == 0 && pair != PAIR_NONE ? PP_V2_TRANS_STREAM :
 	    h->transport;
 	memcpy(p, PP_V2_SIG, PP_V2_SIG_LEN);

@@ -324,6 +324,9 @@ v1_parse(const uint8_t *p, size_t len, struct pp_header *h)
 		start = i;
 		for (; i < len && p[i] != ' ' && p[i] != '\r' && p[i] != '\n';
 		    i++) {
+			/* spec 2.1: the LF is at offset 106 at the latest. */
+			if (i >= PP_V1_MAX - 1)
+				return fail(h, PP_EV1_LONG, i);
 			n = i - start;
 			if (f <= F_DST) {
 				if (!is_addr_char(p[i]) || n >= V1_ADDR_MAX)
@@ -343,6 +346,8 @@ v1_parse(const uint8_t *p, size_t len, struct pp_header *h)
 			return v1_more(h, len);
 		if (p[i] == '\n')
 			return fail(h, PP_EV1_BARE_LF, i);
+		if (i >= PP_V1_MAX - 1)
+			return fail(h, PP_EV1_LONG, i);
 		n = i - start;
 		if (n == 0)
 			return fail(h, err, start);

@@ -72,6 +72,28 @@ sleep_ms(int ms)
 	return nanosleep(&ts, NULL);
 }
 
+static int
+expired(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	if (deadline == NULL)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec || (now.tv_sec ==
+	    deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* The peer has finished sending, though bytes may still be queued. */
+static int
+peer_done(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) > 0 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 int
 pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
     int timeout_ms, int flags)
@@ -165,6 +187,13 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 		 */
 		if ((flags & PP_READ_OPTIONAL) && have + (size_t)n <
 		    (b[0] == 'P' ? 6u : (size_t)PP_V2_SIG_LEN)) {
+			/* Queued bytes keep poll() ready: mind the clock. */
+			if (peer_done(fd)) {
+				h->hdr_len = 0;
+				return -PP_ENOHDR;
+			}
+			if (expired(dl))
+				return -PP_ETIMEDOUT;
 			sleep_ms(5);
 			continue;
 		}

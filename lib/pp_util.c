@@ -117,7 +117,7 @@ static const struct {
 	    "v2: SSL TLV under 5 bytes or its sub-TLVs do not fill it" },
 	[PP_ENOSPACE] = { "no_space", "buffer too small for the header" },
 	[PP_EINVAL] = { "invalid_argument",
-	    "invalid argument (that version cannot carry it)" },
+	    "invalid argument, or more than the version can carry" },
 	[PP_ETOOBIG] = { "header_too_big",
 	    "header longer than the allowed maximum" },
 	[PP_ETRUNC] = { "truncated",

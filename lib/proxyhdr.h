@@ -120,7 +120,7 @@ struct pp_header {
 	uint8_t		version;	/* 1 or 2 */
 	uint8_t		command;	/* PP_V2_CMD_LOCAL or PP_V2_CMD_PROXY */
 	uint8_t		family;		/* PP_V2_FAM_*; v1 UNKNOWN is UNSPEC */
-	uint8_t		transport;	/* PP_V2_TRANS_*; v1 is STREAM */
+	uint8_t		transport;	/* PP_V2_TRANS_*; v1 UNKNOWN is UNSPEC */
 	uint8_t		crc32c;		/* PP_CRC_ABSENT or PP_CRC_OK */
 	uint8_t		has_addr;	/* 0 for LOCAL, UNKNOWN and UNSPEC */
 	uint32_t	hdr_len;	/* header length in bytes */
@@ -209,7 +209,10 @@ int	pp_crc32c_hw_available(void);
  * give TCP4/INET; a mixed pair gives TCP6/INET6 with the IPv4 side mapped.
  * Return the number of bytes written, -PP_ENOSPACE when cap is too small
  * (nothing useful is written then) or -PP_EINVAL for what the version
- * cannot carry (v1: UNIX or DGRAM).  Never allocate.
+ * cannot carry (v1: UNIX or DGRAM) and for TLVs pp_parse would refuse
+ * (UNIQUE_ID over 128 bytes, a malformed SSL TLV, a CRC32C TLV that is not
+ * 4 bytes or comes with PP_BUILD_CRC32C).  Never allocate.  A LOCAL
+ * header is written with family and transport UNSPEC and no addresses.
  *
  * pp_build_v1 writes "PROXY UNKNOWN\r\n" for a LOCAL command or AF_UNSPEC
  * addresses.  pp_build_v2 appends the n TLVs in order, then a CRC32C TLV
