@@ -94,13 +94,15 @@ $(O)/man/%: man/%.scd
 	@mkdir -p $(@D)
 	$(SCDOC) < $< > $@
 
-$(O)/tests/%: tests/unit/%.c $(STATIC_LIB)
+$(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*.inc) \
+    $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) \
+		$(BSD_LIBS)
 
 $(O)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(BSD_LIBS)
 
 deps:
 	@sh scripts/deps
@@ -116,28 +118,29 @@ SAN_UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(SAN_O)/tests/%)
 check: deps
 	@mkdir -p $(O) && rm -f $(O)/results
 	$(MAKE) all $(UNIT_BIN)
-	@sh tests/run -o $(O) -l normal -r $(O)/results -s no $(UNIT_BIN)
+	@bash tests/run -o $(O) -l normal -r $(O)/results -s no $(UNIT_BIN)
 	$(MAKE) O=$(SAN_O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 		all $(SAN_UNIT_BIN)
-	@sh tests/run -o $(SAN_O) -l sanitize -r $(O)/results -s yes \
+	@bash tests/run -o $(SAN_O) -l sanitize -r $(O)/results -s yes \
 		$(SAN_UNIT_BIN)
 
 check-sanitize: deps
 	@mkdir -p $(SAN_O) && rm -f $(SAN_O)/results
 	$(MAKE) O=$(SAN_O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
 		all $(SAN_UNIT_BIN)
-	@sh tests/run -o $(SAN_O) -l sanitize -r $(SAN_O)/results -s yes \
+	@bash tests/run -o $(SAN_O) -l sanitize -r $(SAN_O)/results -s yes \
 		$(SAN_UNIT_BIN)
 
 # Parts of the suite alone, for quick runs while working.
 check-unit: $(UNIT_BIN)
-	@sh tests/run -o $(O) -l unit -n bats $(UNIT_BIN)
+	@bash tests/run -o $(O) -l unit -n bats $(UNIT_BIN)
 
 check-bats: all
-	@sh tests/run -o $(O) -l bats -n unit
+	@bash tests/run -o $(O) -l bats -n unit
 
 # libFuzzer over the parser, seeded from the conformance vectors.
-fuzz: $(O)/fuzz/fuzz_parse
+fuzz: deps
+	$(MAKE) $(O)/fuzz/fuzz_parse
 	@sh tests/fuzz/run $(O)/fuzz/fuzz_parse $(FUZZ_SECONDS)
 
 $(O)/fuzz/fuzz_parse: tests/fuzz/fuzz_parse.c $(LIB_SRC) lib/proxyhdr.h

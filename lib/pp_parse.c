@@ -534,6 +534,14 @@ v2_parse(const uint8_t *p, size_t len, struct pp_header *h)
 		return fail(h, PP_EV2_FAMILY, 13);
 	if (trans > PP_V2_TRANS_DGRAM)
 		return fail(h, PP_EV2_TRANSPORT, 13);
+	/*
+	 * spec 2.2: only 0x00, 0x11, 0x12, 0x21, 0x22, 0x31 and 0x32 exist;
+	 * receivers must refuse the other pairs.  LOCAL does not look.
+	 */
+	if (cmd == PP_V2_CMD_PROXY && (fam == PP_V2_FAM_UNSPEC) !=
+	    (trans == PP_V2_TRANS_UNSPEC))
+		return fail(h, fam == PP_V2_FAM_UNSPEC ? PP_EV2_FAMILY :
+		    PP_EV2_TRANSPORT, 13);
 	if (len < PP_V2_FIXED)
 		return more(h, PP_V2_FIXED);
 
@@ -614,6 +622,8 @@ pp_parse_version(const void *buf, size_t len, int version,
 {
 	const uint8_t *p = buf;
 
+	if (version < 0 || version > 2)
+		return fail(h, PP_EINVAL, 0);
 	if (len == 0)
 		return more(h, version == 2 ? PP_V2_FIXED : V1_MIN_NEED);
 	if (p[0] == '\r' && version != 1)

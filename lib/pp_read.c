@@ -104,6 +104,10 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 	ssize_t n;
 	int version, is_sock = -1, r, w;
 
+	if (fd < 0) {
+		errno = EBADF;	/* poll() would just ignore it */
+		return -PP_ESYS;
+	}
 	version = flags & PP_READ_V1 ? 1 : flags & PP_READ_V2 ? 2 : 0;
 	if ((flags & PP_READ_V1) && (flags & PP_READ_V2))
 		version = 0;

@@ -130,9 +130,10 @@ static const struct {
 static int
 index_of(int code)
 {
-	if (code < 0)
-		code = -code;
-	return code < PP_ERROR_MAX ? code : -1;
+	/* Either sign; INT_MIN cannot be negated, so compare first. */
+	if (code < 0 && code > -PP_ERROR_MAX)
+		return -code;
+	return code >= 0 && code < PP_ERROR_MAX ? code : -1;
 }
 
 const char *

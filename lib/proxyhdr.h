@@ -159,7 +159,10 @@ struct pp_ssl {
  */
 int	pp_parse(const void *buf, size_t len, struct pp_header *h);
 
-/* Same, restricted to one version (1 or 2); 0 means either. */
+/*
+ * Same, restricted to one version (1 or 2); 0 means either.  Any other
+ * version gives -PP_EINVAL.
+ */
 int	pp_parse_version(const void *buf, size_t len, int version,
 	    struct pp_header *h);
 

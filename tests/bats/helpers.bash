@@ -91,7 +91,7 @@ stop_pid() {
 stop_all() {
 	local pid
 	for pid in "${PP_PIDS[@]}"; do
-		pkill -TERM -P "$pid" 2>/dev/null
+		pkill -TERM -P "$pid" 2>/dev/null || true
 		stop_pid "$pid"
 	done
 	PP_PIDS=()
@@ -179,4 +179,328 @@ need_cmd() {
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 || strict_skip "$c is not installed (run scripts/deps)"
 	done
+}
+
+# lo_addr: a random 127.x.y.z other than 127.0.0.1, so a test can check
+# that exactly its client's address arrived.
+lo_addr() {
+	echo "127.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 2))"
+}
+
+# ppclient ARGS...: tests/fixtures/ppclient.py, a client that controls how
+# its bytes are cut into writes and which source address it binds.
+ppclient() {
+	python3 "$FIXTURES/ppclient.py" "$@"
+}
+
+# sha FILE|-: the SHA-256 of a file or of stdin, hex only.
+sha() {
+	sha256sum "${1:--}" | cut -d' ' -f1
+}
+
+# nlines TEXT: how many lines TEXT has (0 for empty).
+nlines() {
+	if [ -z "$1" ]; then echo 0; else printf '%s\n' "$1" | wc -l; fi
+}
+
+# wait_listen PORT [SECONDS]: until a TCP socket listens on PORT, without
+# connecting to it (a connection would start a per-connection server).
+wait_listen() {
+	local port=$1 limit=${2:-5} i
+	for ((i = 0; i < limit * 20; i++)); do
+		[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	echo "wait_listen: nothing listens on port $port after ${limit}s" >&2
+	return 1
+}
+
+# json_expect JSON PATH VALUE [PATH VALUE]...: each PATH of JSON, read and
+# printed as json_get does ("null", "true", compact JSON, "" if absent),
+# must equal its VALUE.  One python run checks them all and prints every
+# mismatch, so many fields cost one process, not one each.
+json_expect() {
+	python3 -c '
+import json, re, sys
+doc = json.loads(sys.argv[1])
+def get(v, path):
+    for part in re.findall(r"\.([A-Za-z_0-9]+)|\[(\d+)\]", path):
+        if part[0]:
+            if not isinstance(v, dict) or part[0] not in v: return ""
+            v = v[part[0]]
+        else:
+            i = int(part[1])
+            if not isinstance(v, list) or i >= len(v): return ""
+            v = v[i]
+    if v is None: return "null"
+    if isinstance(v, bool): return "true" if v else "false"
+    if isinstance(v, (dict, list)): return json.dumps(v, separators=(",", ":"))
+    return str(v)
+args, bad = sys.argv[2:], 0
+if len(args) % 2: sys.exit("json_expect: PATH without VALUE")
+for path, want in zip(args[0::2], args[1::2]):
+    got = get(doc, path)
+    if got != want:
+        print("%s: expected: %s\n%s       got: %s" % (path, want, " " * len(path), got), file=sys.stderr)
+        bad = 1
+sys.exit(bad)
+' "$@"
+}
+
+# pp_py CMD ARGS...: a small loopback peer in python3 for relay tests.
+#   pp_py serve [--echo] NAME:PORT...   servers; each reads an optional
+#       PROXY header (v1 or v2) and answers "NAME CLIENT_IP\n" then closes
+#       (or, with --echo, echoes the payload after the header); prints
+#       "ready" once listening.
+#   pp_py clients HOST:PORT N [--base 127.1.0.0] [--hdr v1|v2] [--data S]
+#       [--parallel P]: N connections from (or, with --hdr, claiming in a
+#       header) the sources base+1 ... base+N; sends DATA, half-closes and
+#       prints "SOURCE REPLY" a line ("SOURCE !ERROR" when it failed).
+#   pp_py integrity HOST:PORT N BYTES [--src 127.3.0.0]: N concurrent
+#       clients each send BYTES of random data and check the echo.
+#   pp_py hold HOST:PORT N SRC: open N connections from SRC and keep them
+#       open until killed; prints "held K" (K that stayed open after 1 s).
+pp_py() {
+	python3 -c '
+import os, socket, struct, sys, threading, selectors, hashlib, ipaddress, time
+
+def read_header(c):
+    b = b""
+    while len(b) < 16:
+        d = c.recv(16 - len(b))
+        if not d:
+            return None, b
+        b += d
+    if b.startswith(b"\r\n\r\n\x00\r\nQUIT\n"):
+        ln = struct.unpack("!H", b[14:16])[0]
+        rest = b""
+        while len(rest) < ln:
+            d = c.recv(ln - len(rest))
+            if not d:
+                return None, b + rest
+            rest += d
+        if b[12] & 0xF == 0:
+            return "local", b""
+        fam = b[13] >> 4
+        if fam == 1:
+            return socket.inet_ntop(socket.AF_INET, rest[0:4]), b""
+        if fam == 2:
+            return socket.inet_ntop(socket.AF_INET6, rest[0:16]), b""
+        return "unspec", b""
+    if b.startswith(b"PROXY "):
+        while not b.endswith(b"\r\n"):
+            d = c.recv(1)
+            if not d:
+                return None, b
+            b += d
+        f = b.decode().split()
+        return (f[2] if f[1] != "UNKNOWN" else "unknown"), b""
+    return "none", b
+
+def serve(args):
+    echo = False
+    if args and args[0] == "--echo":
+        echo = True
+        args = args[1:]
+    def handle(c, name):
+        try:
+            cl, rest = read_header(c)
+            if echo:
+                if rest:
+                    c.sendall(rest)
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    c.sendall(d)
+            else:
+                c.sendall(("%s %s\n" % (name, cl)).encode())
+            c.shutdown(socket.SHUT_WR)
+            while c.recv(65536):
+                pass
+        except OSError:
+            pass
+        c.close()
+    def loop(s, name):
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=handle, args=(c, name), daemon=True).start()
+    for a in args:
+        name, port = a.rsplit(":", 1)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", int(port)))
+        s.listen(1024)
+        threading.Thread(target=loop, args=(s, name), daemon=True).start()
+    print("ready", flush=True)
+    while True:
+        time.sleep(3600)
+
+def hostport(a):
+    h, p = a.rsplit(":", 1)
+    return h, int(p)
+
+def v1hdr(src):
+    return ("PROXY TCP4 %s 127.0.0.1 40000 80\r\n" % src).encode()
+
+def v2hdr(src):
+    return (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) +
+            struct.pack("!H", 12) + socket.inet_aton(src) +
+            socket.inet_aton("127.0.0.1") + struct.pack("!HH", 40000, 80))
+
+def clients(args):
+    target = hostport(args[0]); n = int(args[1])
+    base, hdr, data, par = "127.1.0.0", None, b"", 1
+    i = 2
+    while i < len(args):
+        if args[i] == "--base": base = args[i + 1]
+        elif args[i] == "--hdr": hdr = args[i + 1]
+        elif args[i] == "--data": data = args[i + 1].encode()
+        elif args[i] == "--parallel": par = int(args[i + 1])
+        i += 2
+    b = int(ipaddress.IPv4Address(base))
+    out = [None] * n
+    def one(k):
+        src = str(ipaddress.IPv4Address(b + k + 1))
+        try:
+            c = socket.socket()
+            c.settimeout(10)
+            if hdr is None:
+                c.bind((src, 0))
+            c.connect(target)
+            pre = v1hdr(src) if hdr == "v1" else v2hdr(src) if hdr == "v2" else b""
+            c.sendall(pre + data)
+            c.shutdown(socket.SHUT_WR)
+            r = b""
+            while True:
+                d = c.recv(65536)
+                if not d: break
+                r += d
+            c.close()
+            out[k] = "%s %s" % (src, r.decode(errors="replace").strip() or "!EMPTY")
+        except OSError as e:
+            out[k] = "%s !%s" % (src, e.__class__.__name__)
+    ks = list(range(n))
+    def worker():
+        while True:
+            try: k = ks.pop()
+            except IndexError: return
+            one(k)
+    ts = [threading.Thread(target=worker) for _ in range(par)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    print("\n".join(out))
+
+def integrity(args):
+    target = hostport(args[0]); n = int(args[1]); size = int(args[2])
+    src = args[4] if len(args) > 4 and args[3] == "--src" else "127.3.0.0"
+    b = int(ipaddress.IPv4Address(src))
+    block = os.urandom(size)
+    mv = memoryview(block + block)
+    sel = selectors.DefaultSelector()
+    st = {}
+    for k in range(n):
+        c = socket.socket()
+        c.bind((str(ipaddress.IPv4Address(b + k + 1)), 0))
+        c.connect(target)
+        c.setblocking(False)
+        off = (k * 7919) % size
+        want = hashlib.sha256(mv[off:off + size]).hexdigest()
+        st[c] = dict(off=off, sent=0, got=0, h=hashlib.sha256(), want=want)
+        sel.register(c, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    left = n; bad = 0; deadline = time.time() + 120
+    while left and time.time() < deadline:
+        for key, ev in sel.select(1):
+            c = key.fileobj; s = st[c]
+            if ev & selectors.EVENT_WRITE and s["sent"] < size:
+                try:
+                    m = c.send(mv[s["off"] + s["sent"]:s["off"] + min(size, s["sent"] + 262144)])
+                    s["sent"] += m
+                except BlockingIOError:
+                    pass
+                if s["sent"] == size:
+                    c.shutdown(socket.SHUT_WR)
+                    sel.modify(c, selectors.EVENT_READ)
+            if ev & selectors.EVENT_READ:
+                try:
+                    d = c.recv(262144)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    d = b""
+                if d:
+                    s["got"] += len(d); s["h"].update(d)
+                    continue
+                sel.unregister(c); c.close(); left -= 1
+                if s["got"] != size or s["h"].hexdigest() != s["want"]:
+                    bad += 1
+    print("ok %d bad %d unfinished %d" % (n - bad - left, bad, left))
+
+def hold(args):
+    target = hostport(args[0]); n = int(args[1]); src = args[2]
+    cs = []
+    for _ in range(n):
+        c = socket.socket(); c.bind((src, 0)); c.connect(target); cs.append(c)
+    time.sleep(1)
+    alive = 0
+    for c in cs:
+        c.setblocking(False)
+        try:
+            alive += 1 if c.recv(1) is None else 0
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+    print("held %d" % alive, flush=True)
+    while True:
+        time.sleep(3600)
+
+{"serve": serve, "clients": clients, "integrity": integrity,
+ "hold": hold}[sys.argv[1]](sys.argv[2:])
+' "$@"
+}
+
+# listen_port: a TCP port for a server to listen on, below the kernel's
+# ephemeral range and used by no socket at all, TIME-WAIT included.  A
+# port inside the range can be held by an outgoing connection in TIME-WAIT
+# (thousands of them on a busy machine), and bind() then fails with
+# "address already in use" even with SO_REUSEADDR.
+listen_port() {
+	local lo=32768 rest port i
+	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 11024 ] || lo=32768
+	for ((i = 0; i < 100; i++)); do
+		port=$((10000 + RANDOM % (lo - 10000)))
+		if [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; then
+			echo "$port"
+			return 0
+		fi
+	done
+	echo "listen_port: none found" >&2
+	return 1
+}
+
+# start_on_port VAR NAME CMD ARGS...: start_bg NAME CMD with every "@PORT@"
+# in its arguments replaced by a free port, wait until it listens there,
+# and set VAR to the port.  free_port cannot see ports held by outgoing
+# connections, so a bind that fails is retried on another port.
+start_on_port() {
+	local _var=$1 _name=$2 _port _i _j _pv
+	shift 2
+	_pv=${_name}_pid
+	for ((_i = 0; _i < 5; _i++)); do
+		_port=$(free_port) || return 1
+		start_bg "$_name" "${@//@PORT@/$_port}"
+		for ((_j = 0; _j < 100; _j++)); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$_port") 2>/dev/null; then
+				printf -v "$_var" '%s' "$_port"
+				return 0
+			fi
+			kill -0 "${!_pv}" 2>/dev/null || break
+			sleep 0.05
+		done
+		stop_pid "${!_pv}"
+	done
+	echo "start_on_port: $* never listened" >&2
+	return 1
 }
