@@ -94,20 +94,18 @@ peer_done(int fd)
 	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-int
-pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
-    int timeout_ms, int flags)
+/* pp_read_fd, counting in *consumed the bytes taken from fd into buf. */
+static int
+read_header(int fd, uint8_t *b, size_t cap, struct pp_header *h,
+    int timeout_ms, int flags, size_t *consumed)
 {
-	uint8_t *b = buf;
 	struct timespec deadline, *dl = NULL;
 	size_t have = 0, want;
 	ssize_t n;
 	int version, is_sock = -1, r, w;
 
-	if (fd < 0) {
-		errno = EBADF;	/* poll() would just ignore it */
-		return -PP_ESYS;
-	}
+#define TOOK(k)	(*consumed = have + (k))
+	*consumed = 0;
 	version = flags & PP_READ_V1 ? 1 : flags & PP_READ_V2 ? 2 : 0;
 	if ((flags & PP_READ_V1) && (flags & PP_READ_V2))
 		version = 0;
@@ -154,10 +152,8 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 		if (n == 0) {
 			/* End of input inside the header (or before it). */
 			r = pp_parse_version(b, have, version, h);
-			if (r == 0 && have == 0 && (flags & PP_READ_OPTIONAL)) {
-				h->hdr_len = 0;
+			if (r == 0 && have == 0 && (flags & PP_READ_OPTIONAL))
 				return -PP_ENOHDR;
-			}
 			return r < 0 ? r : -PP_ETRUNC;
 		}
 
@@ -165,12 +161,12 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 		if (r < 0) {
 			if ((flags & PP_READ_OPTIONAL) && r == -PP_ENOT_PP) {
 				/* On a pipe the bytes read are gone: say so. */
-				h->hdr_len = is_sock ? 0 : (uint32_t)(have +
-				    (size_t)n);
+				if (!is_sock)
+					TOOK((size_t)n);
 				return -PP_ENOHDR;
 			}
-			if (is_sock)
-				(void)consume(fd, b + have, (size_t)n);
+			if (!is_sock || consume(fd, b + have, (size_t)n) == 0)
+				TOOK((size_t)n);
 			return r;
 		}
 		if (r > 0) {
@@ -182,6 +178,7 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 			return -PP_ETOOBIG;
 		if (!is_sock) {
 			have += (size_t)n;
+			TOOK(0);
 			continue;
 		}
 		/*
@@ -192,10 +189,8 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 		if ((flags & PP_READ_OPTIONAL) && have + (size_t)n <
 		    (b[0] == 'P' ? 6u : (size_t)PP_V2_SIG_LEN)) {
 			/* Queued bytes keep poll() ready: mind the clock. */
-			if (peer_done(fd)) {
-				h->hdr_len = 0;
+			if (peer_done(fd))
 				return -PP_ENOHDR;
-			}
 			if (expired(dl))
 				return -PP_ETIMEDOUT;
 			sleep_ms(5);
@@ -204,5 +199,24 @@ pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
 		if (consume(fd, b + have, (size_t)n))
 			return -PP_ESYS;
 		have += (size_t)n;
+		TOOK(0);
 	}
+#undef TOOK
+}
+
+int
+pp_read_fd(int fd, void *buf, size_t cap, struct pp_header *h,
+    int timeout_ms, int flags)
+{
+	size_t consumed;
+	int r;
+
+	if (fd < 0) {
+		errno = EBADF;	/* poll() would just ignore it */
+		return -PP_ESYS;
+	}
+	r = read_header(fd, buf, cap, h, timeout_ms, flags, &consumed);
+	if (r < 0)
+		h->hdr_len = (uint32_t)consumed;
+	return r;
 }

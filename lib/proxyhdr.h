@@ -236,9 +236,10 @@ int	pp_build_v2(void *buf, size_t cap, const struct pp_header *h,
  * -PP_ETRUNC (end of input inside a header; h->need as in pp_parse),
  * -PP_ETOOBIG (the header needs more than cap bytes), -PP_ESYS (errno
  * set) or a parse error (h->err_off set; the bytes read are in buf).
- * With PP_READ_OPTIONAL, input that cannot be a header returns -PP_ENOHDR:
- * on a socket nothing is consumed; on a pipe the bytes already read are
- * in buf and h->hdr_len says how many (a pipe cannot unread them).
+ * On every error h->hdr_len is the number of bytes taken from fd; they
+ * are in buf.  With PP_READ_OPTIONAL, input that cannot be a header
+ * returns -PP_ENOHDR: on a socket nothing is consumed; on a pipe the bytes
+ * already read are gone from it (a pipe cannot unread them).
  * flags may also give PP_READ_V1 or PP_READ_V2 to accept one version.
  */
 #define PP_READ_OPTIONAL	0x01
