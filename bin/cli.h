@@ -75,6 +75,22 @@ extern const char *const cli_env_names[];
  */
 void	cli_env_clear(void);
 
+/*
+ * Who is at the other end of the connection on fd, first found wins: the
+ * socket itself (getpeername/getsockname: inetd, tcpserver, systemd); a
+ * socketpair without names (socat's EXEC) does not count; then socat's
+ * SOCAT_PEERADDR, SOCAT_PEERPORT, SOCAT_SOCKADDR, SOCAT_SOCKPORT; then,
+ * only when ucspi is set, UCSPI's PROTO=TCP with TCPREMOTEIP... or
+ * PROTO=IPC with IPC*PATH.  A receiver must not pass ucspi: those names
+ * are what an earlier pp-strip set from a header, so a sender's claim.
+ * Returns 1 with remote, local, *transport (PP_V2_TRANS_*) and *from (a
+ * name for messages) filled, or 0 when none says.  A variable that is
+ * set but not an address exits 1 naming it.
+ */
+int	cli_endpoints(int fd, struct sockaddr_storage *remote,
+	    struct sockaddr_storage *local, int *transport, const char **from,
+	    int ucspi);
+
 /* Hex text to bytes: returns the byte count or -1; spaces are skipped. */
 long	cli_unhex(const char *hex, uint8_t *out, size_t cap);
 

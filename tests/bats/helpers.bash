@@ -15,12 +15,16 @@ export PP_BIN PP_TOP PATH
 # Pids of everything the current test started; teardown kills them.
 PP_PIDS=()
 
-# A TCP port nobody listens on right now, on 127.0.0.1 (or $1).
+# free_port: a TCP port below the kernel's ephemeral range with no socket
+# of any state on it, so neither a listener nor a TIME-WAIT left by a load
+# test makes a server's bind() fail.
 free_port() {
-	local host=${1:-127.0.0.1} port i
+	local lo=32768 rest port i
+	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 11024 ] || lo=32768
 	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+		port=$((10000 + RANDOM % (lo - 10000)))
+		if [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; then
 			echo "$port"
 			return 0
 		fi
@@ -460,24 +464,9 @@ def hold(args):
 ' "$@"
 }
 
-# listen_port: a TCP port for a server to listen on, below the kernel's
-# ephemeral range and used by no socket at all, TIME-WAIT included.  A
-# port inside the range can be held by an outgoing connection in TIME-WAIT
-# (thousands of them on a busy machine), and bind() then fails with
-# "address already in use" even with SO_REUSEADDR.
+# listen_port: the same as free_port (an older name).
 listen_port() {
-	local lo=32768 rest port i
-	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-	[ "$lo" -gt 11024 ] || lo=32768
-	for ((i = 0; i < 100; i++)); do
-		port=$((10000 + RANDOM % (lo - 10000)))
-		if [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; then
-			echo "$port"
-			return 0
-		fi
-	done
-	echo "listen_port: none found" >&2
-	return 1
+	free_port
 }
 
 # start_on_port VAR NAME CMD ARGS...: start_bg NAME CMD with every "@PORT@"
