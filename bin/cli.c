@@ -200,36 +200,6 @@ cli_unhex(const char *hex, uint8_t *out, size_t cap)
 	return (long)n;
 }
 
-/* TLV type names accepted by --tlv besides numbers. */
-static const struct {
-	const char	*name;
-	uint8_t		 type;
-} cli_tlv_names[] = {
-	{ "alpn", PP_TLV_ALPN },
-	{ "authority", PP_TLV_AUTHORITY },
-	{ "crc32c", PP_TLV_CRC32C },
-	{ "noop", PP_TLV_NOOP },
-	{ "unique-id", PP_TLV_UNIQUE_ID },
-	{ "unique_id", PP_TLV_UNIQUE_ID },
-	{ "ssl", PP_TLV_SSL },
-	{ "netns", PP_TLV_NETNS },
-	{ "aws", PP_TLV_AWS },
-	{ "azure", PP_TLV_AZURE },
-	{ "gcp", PP_TLV_GCP },
-};
-
-static int
-cli_tlv_lookup(const char *name, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(cli_tlv_names) / sizeof(cli_tlv_names[0]); i++)
-		if (strlen(cli_tlv_names[i].name) == len &&
-		    strncasecmp(cli_tlv_names[i].name, name, len) == 0)
-			return cli_tlv_names[i].type;
-	return -1;
-}
-
 size_t
 cli_tlv(const char *flag, const char *arg, struct pp_tlv *t, uint8_t *store,
     size_t cap)
@@ -245,11 +215,11 @@ cli_tlv(const char *flag, const char *arg, struct pp_tlv *t, uint8_t *store,
 		errx(EX_USAGE, "%s %s: expected TYPE=VALUE", flag, arg);
 	tlen = (size_t)(eq - arg);
 	val = eq + 1;
-	if ((type = cli_tlv_lookup(arg, tlen)) < 0) {
-		if (tlen >= sizeof(tbuf))
-			errx(EX_USAGE, "%s %s: unknown TLV type", flag, arg);
-		memcpy(tbuf, arg, tlen);
-		tbuf[tlen] = '\0';
+	if (tlen >= sizeof(tbuf))
+		errx(EX_USAGE, "%s %s: unknown TLV type", flag, arg);
+	memcpy(tbuf, arg, tlen);
+	tbuf[tlen] = '\0';
+	if ((type = pp_tlv_type(tbuf)) < 0) {
 		if (tlen > 2 && tbuf[0] == '0' &&
 		    (tbuf[1] == 'x' || tbuf[1] == 'X')) {
 			uint8_t b;
