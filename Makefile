@@ -38,14 +38,18 @@ TOOLS = $(patsubst bin/%.c,%,$(wildcard bin/pp-*.c))
 MAN_SRC = $(wildcard man/*.scd)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard bench/bench_*.c)
+# Load clients and servers the bats suites drive.
+TEST_TOOL_SRC = $(wildcard tests/tools/*.c)
 
 LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(O)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(O)/%.o)
+CLI_LIB = $(O)/libppcli.a
 TOOL_BIN = $(TOOLS:%=$(O)/bin/%)
 MAN_OUT = $(MAN_SRC:man/%.scd=$(O)/man/%)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+TEST_TOOL_BIN = $(TEST_TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 
 STATIC_LIB = $(O)/libproxyhdr.a
 SHARED_LIB = $(O)/libproxyhdr.so.$(VERSION)
@@ -79,15 +83,20 @@ $(ENGINE_LIB): $(ENGINE_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(CLI_LIB): $(CLI_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 $(PC_FILE): lib/libproxyhdr.pc.in Makefile
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		$< > $@
 
-# Tools link the static archives so they run straight from $(O)/bin.
-$(O)/bin/%: $(O)/bin/%.o $(CLI_OBJ) $(ENGINE_LIB) $(STATIC_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_OBJ) $(ENGINE_LIB) $(STATIC_LIB) \
+# Tools link the static archives so they run straight from $(O)/bin, and
+# take from them only what they use: pp-send gets no relay engine.
+$(O)/bin/%: $(O)/bin/%.o $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB) \
 		$(BSD_LIBS)
 
 $(O)/man/%: man/%.scd
@@ -95,10 +104,16 @@ $(O)/man/%: man/%.scd
 	$(SCDOC) < $< > $@
 
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*.inc) \
-    $(STATIC_LIB)
+    $(ENGINE_LIB) $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) \
-		$(BSD_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(ENGINE_LIB) \
+		$(STATIC_LIB) $(BSD_LIBS)
+
+# Test tools are built plain even in the sanitized tree: they are the
+# load, not what is under test.
+$(O)/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
 
 $(O)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -114,20 +129,21 @@ SAN_O = build-sanitize
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 SAN_UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(SAN_O)/tests/%)
+SAN_TEST_TOOL_BIN = $(TEST_TOOL_SRC:tests/tools/%.c=$(SAN_O)/tools/%)
 
 check: deps
 	@mkdir -p $(O) && rm -f $(O)/results
-	$(MAKE) all $(UNIT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(TEST_TOOL_BIN)
 	@bash tests/run -o $(O) -l normal -r $(O)/results -s no $(UNIT_BIN)
 	$(MAKE) O=$(SAN_O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-		all $(SAN_UNIT_BIN)
+		all $(SAN_UNIT_BIN) $(SAN_TEST_TOOL_BIN)
 	@bash tests/run -o $(SAN_O) -l sanitize -r $(O)/results -s yes \
 		$(SAN_UNIT_BIN)
 
 check-sanitize: deps
 	@mkdir -p $(SAN_O) && rm -f $(SAN_O)/results
 	$(MAKE) O=$(SAN_O) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-		all $(SAN_UNIT_BIN)
+		all $(SAN_UNIT_BIN) $(SAN_TEST_TOOL_BIN)
 	@bash tests/run -o $(SAN_O) -l sanitize -r $(SAN_O)/results -s yes \
 		$(SAN_UNIT_BIN)
 
@@ -135,7 +151,7 @@ check-sanitize: deps
 check-unit: $(UNIT_BIN)
 	@bash tests/run -o $(O) -l unit -n bats $(UNIT_BIN)
 
-check-bats: all
+check-bats: all $(TEST_TOOL_BIN)
 	@bash tests/run -o $(O) -l bats -n unit
 
 # libFuzzer over the parser, seeded from the conformance vectors.

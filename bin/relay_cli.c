@@ -1,0 +1,576 @@
+/*
+ * relay_cli.c - the command line of the two daemons built on the engine.
+ *
+ * pp-relay and pp-balance are one program with two faces: pp-relay is the
+ * one-server case (-c UPSTREAM), pp-balance adds servers, algorithms,
+ * health checks and a servers file.  Their options are parsed here, once,
+ * so the two can never drift apart; bin/pp-relay.c and bin/pp-balance.c
+ * only choose the face, and the engine in lib/ does the work.
+ */#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libutil.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "cli.h"
+
+enum {
+	OPT_CONNECT_TIMEOUT = 256
+};
+
+static const struct option longopts[] = {
+	{ "accept-proxy",	optional_argument,	NULL, 'a' },
+	{ "allow",		required_argument,	NULL, 'A' },
+	{ "balance",		required_argument,	NULL, 'b' },
+	{ "connect",		required_argument,	NULL, 'c' },
+	{ "crc32c",		no_argument,		NULL, 'C' },
+	{ "deny",		required_argument,	NULL, 'd' },
+	{ "drop-tlv",		required_argument,	NULL, 'D' },
+	{ "retries",		required_argument,	NULL, 'e' },
+	{ "connect-timeout",	required_argument,	NULL, 'E' },
+	{ "servers-file",	required_argument,	NULL, 'f' },
+	{ "pidfile",		required_argument,	NULL, 'F' },
+	{ "grace",		required_argument,	NULL, 'g' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "check-interval",	required_argument,	NULL, 'i' },
+	{ "idle-timeout",	required_argument,	NULL, 'I' },
+	{ "fall",		required_argument,	NULL, 'k' },
+	{ "rise",		required_argument,	NULL, 'K' },
+	{ "listen",		required_argument,	NULL, 'l' },
+	{ "max-header",		required_argument,	NULL, 'm' },
+	{ "max-conns",		required_argument,	NULL, 'M' },
+	{ "max-conns-per-ip",	required_argument,	NULL, 'n' },
+	{ "optional",		no_argument,		NULL, 'o' },
+	{ "send-proxy",		optional_argument,	NULL, 'p' },
+	{ "pass-tlvs",		no_argument,		NULL, 'P' },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "rate-per-ip",	required_argument,	NULL, 'r' },
+	{ "server",		required_argument,	NULL, 's' },
+	{ "stats",		required_argument,	NULL, 'S' },
+	{ "trust",		required_argument,	NULL, 't' },
+	{ "header-timeout",	required_argument,	NULL, 'T' },
+	{ "user",		required_argument,	NULL, 'u' },
+	{ "usesrc",		required_argument,	NULL, 'U' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ "workers",		required_argument,	NULL, 'w' },
+	{ "tlv",		required_argument,	NULL, 'x' },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static const char relay_usage[] =
+"usage: pp-relay -l LISTEN -c UPSTREAM [-CoPqvV] [-a[v1|v2|any]] [-p[v1|v2]]\n"
+"\t[-t CIDR]... [-A CIDR]... [-d CIDR]... [-x TYPE=VALUE]... [-D TYPE]...\n"
+"\t[-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS]\n"
+"\t[-M N] [-n N] [-r N/SECONDS] [-U clientip] [-S ADDR] [-w N] [-u USER]\n"
+"\t[-F PIDFILE]\n";
+
+static const char balance_usage[] =
+"usage: pp-balance -l LISTEN -s SERVER... | -f FILE [-CoPqvV]\n"
+"\t[-b roundrobin|leastconn|source|maglev|random|first] [-i MS] [-K N]\n"
+"\t[-k N] [-e N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
+"\t[-A CIDR]... [-d CIDR]... [-x TYPE=VALUE]... [-D TYPE]... [-m BYTES]\n"
+"\t[-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS] [-M N] [-n N]\n"
+"\t[-r N/SECONDS] [-U clientip] [-w N] [-u USER] [-F PIDFILE]\n"
+"SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
+"\t[,maxconn=N]\n";
+
+static const char options_help[] =
+"  -l, --listen ADDR          listen on ADDR (HOST:PORT, [IPV6]:PORT, :PORT,\n"
+"                             unix:PATH); '-' is the socket on fd 0; without\n"
+"                             -l, systemd's LISTEN_FDS\n"
+"  -a, --accept-proxy[=V]     read a PROXY header first (v1, v2, any)\n"
+"  -o, --optional             a connection without a header is fine\n"
+"  -t, --trust CIDR           accept headers only from these peers\n"
+"  -m, --max-header BYTES     longest header waited for (default 4096)\n"
+"  -p, --send-proxy[=V]       send a PROXY header upstream (v1, v2; bare: v1)\n"
+"  -x, --tlv TYPE=VALUE       add a TLV to v2 headers sent\n"
+"  -C, --crc32c               add a CRC32C checksum to v2 headers sent\n"
+"  -P, --pass-tlvs            pass the TLVs received on (v2 to v2)\n"
+"  -D, --drop-tlv TYPE        ... except this type\n"
+"  -A, --allow CIDR           serve only these real client addresses\n"
+"  -d, --deny CIDR            refuse these real client addresses\n"
+"  -n, --max-conns-per-ip N   open connections per real client address\n"
+"  -r, --rate-per-ip N/SECS   new connections per real client address\n"
+"  -M, --max-conns N          open connections in all (per worker)\n"
+"  -T, --header-timeout SECS  wait for the header (default 5)\n"
+"  -E, --connect-timeout SECS upstream connect (default 5)\n"
+"  -I, --idle-timeout SECS    close after this long without traffic (0: never)\n"
+"  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
+"  -U, --usesrc clientip      connect upstream from the client's address\n"
+"  -S, --stats ADDR           Prometheus text at http://ADDR/metrics\n"
+"  -w, --workers N            worker processes sharing the port (default 1)\n"
+"  -u, --user USER            drop privileges to USER after binding\n"
+"  -F, --pidfile FILE         write the pid, locked (refuses a second copy)\n"
+"  -q, --quiet                log nothing but fatal errors\n"
+"  -v, --verbose              log more (checks, connect failures, headers)\n"
+"  -h, --help                 this text;  -V, --version  the version\n";
+
+static const char relay_help[] =
+"  -c, --connect ADDR         the upstream server\n";
+
+static const char balance_help[] =
+"  -s, --server SPEC          a server (repeatable), see SERVER above\n"
+"  -f, --servers-file FILE    one SERVER a line; re-read on SIGHUP\n"
+"  -b, --balance ALGO         roundrobin (default), leastconn, source, maglev,\n"
+"                             random, first\n"
+"  -i, --check-interval MS    health check period (default 2000)\n"
+"  -K, --rise N               checks to pass to come up (default 2)\n"
+"  -k, --fall N               checks to fail to go down (default 3)\n"
+"  -e, --retries N            other servers tried on connect failure (3)\n";
+
+static int balance_mode;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fputs(balance_mode ? balance_usage : relay_usage, stderr);
+	exit(EX_USAGE);
+}
+
+static void
+help(void)
+{
+	fputs(balance_mode ? balance_usage : relay_usage, stdout);
+	fputs(balance_mode ? balance_help : relay_help, stdout);
+	fputs(options_help, stdout);
+	exit(0);
+}
+
+/* Seconds, possibly fractional ("0.5"), as milliseconds. */
+static int
+seconds(const char *flag, const char *s, int allow_zero)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || v < 0 || v > 86400 ||
+	    (!allow_zero && v == 0))
+		errx(EX_USAGE, "%s %s: expected seconds (%s to 86400)", flag,
+		    s, allow_zero ? "0" : "0.001");
+	return (int)(v * 1000 + 0.5);
+}
+
+static void
+logline(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "%s: %s\n", getprogname(), line);
+}
+
+static int
+listen_on(const char *flag, const struct sockaddr_storage *sa, int defer_s)
+{
+	int fd, one = 1, zero = 0;
+
+	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		err(1, "%s: socket", flag);
+	if (sa->ss_family != AF_UNIX) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (sa->ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			    sizeof(zero));
+		/*
+		 * With a header to read the client speaks first: the kernel
+		 * keeps the connection until bytes arrive, so idle scanners
+		 * never wake us.  It does not replace the header timeout.
+		 */
+		if (defer_s > 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
+			    sizeof(defer_s));
+	}
+	if (bind(fd, (const struct sockaddr *)sa, pp_addr_len(sa)) == -1)
+		err(1, "%s: bind", flag);
+	if (listen(fd, 4096) == -1)
+		err(1, "%s: listen", flag);
+	return fd;
+}
+
+static int
+is_listener(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 &&
+	    v != 0;
+}
+
+static void
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		errx(EX_USAGE, "-u %s: no such user", user);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		err(1, "-u %s: cannot drop privileges", user);
+}
+
+int
+relay_main(int argc, char *argv[], int balance)
+{
+	static struct relay_conf cf;
+	static uint8_t tlvstore[RELAY_MAXTLV][512];
+	struct sockaddr_storage sa;
+	struct relay_server probe;
+	const char *listen_arg = NULL, *upstream = NULL, *user = NULL;
+	const char *pidpath = NULL, *stats_arg = NULL, *why;
+	struct pidfh *pfh = NULL;
+	char *spec1 = NULL, *slash;
+	long long v;
+	int ch, i, rc, saw_send = 0, saw_check = 0;
+	pid_t other;
+
+	balance_mode = balance;
+	cli_init(argc, argv);
+	memset(&cf, 0, sizeof(cf));
+	cf.prog = balance ? "pp-balance" : "pp-relay";
+	/* setproctitle() reuses argv's memory: keep our name elsewhere. */
+	setprogname(cf.prog);
+	cf.accept_proxy = -1;
+	cf.max_header = 4096;
+	cf.hdr_ms = 5000;
+	cf.connect_ms = 5000;
+	cf.grace_ms = 30000;
+	cf.retries = balance ? 3 : 0;
+	cf.algo = balance ? RELAY_RR : RELAY_FIRST;
+	cf.check_ms = 2000;
+	cf.rise = 2;
+	cf.fall = 3;
+	cf.stats_fd = -1;
+	cf.verbose = 1;
+	cf.workers = 1;
+	cf.log = logline;
+	if ((cf.srv_spec = calloc(argc + 1, sizeof(char *))) == NULL)
+		err(1, NULL);
+
+	while ((ch = getopt_long(argc, argv,
+	    "a::A:b:c:Cd:D:e:E:f:F:g:hi:I:k:K:l:m:M:n:op::Pqr:s:S:t:T:u:U:vVw:x:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			cf.accept_proxy = cli_version("--accept-proxy", optarg,
+			    0);
+			break;
+		case 'A':
+			if (cf.nallow == RELAY_MAXCIDR)
+				errx(EX_USAGE, "--allow: at most %d",
+				    RELAY_MAXCIDR);
+			cli_cidr("--allow", optarg, &cf.allow[cf.nallow++]);
+			break;
+		case 'b':
+			if (!balance)
+				usage();
+			if ((rc = relay_algo_parse(optarg)) < 0)
+				errx(EX_USAGE, "--balance %s: expected "
+				    "roundrobin, leastconn, source, maglev, "
+				    "random or first", optarg);
+			cf.algo = rc;
+			break;
+		case 'c':
+			if (balance)
+				usage();
+			upstream = optarg;
+			break;
+		case 'C':
+			cf.crc32c = 1;
+			break;
+		case 'd':
+			if (cf.ndeny == RELAY_MAXCIDR)
+				errx(EX_USAGE, "--deny: at most %d",
+				    RELAY_MAXCIDR);
+			cli_cidr("--deny", optarg, &cf.deny[cf.ndeny++]);
+			break;
+		case 'D':
+			if ((rc = pp_tlv_type(optarg)) < 0)
+				rc = (int)cli_number("--drop-tlv", optarg, 0,
+				    255);
+			cf.drop_tlv[rc] = 1;
+			break;
+		case 'e':
+			cf.retries = (int)cli_number("--retries", optarg, 0,
+			    RELAY_MAXSRV);
+			break;
+		case 'E':
+			cf.connect_ms = seconds("--connect-timeout", optarg, 0);
+			break;
+		case 'f':
+			if (!balance)
+				usage();
+			cf.servers_file = optarg;
+			break;
+		case 'F':
+			pidpath = optarg;
+			break;
+		case 'g':
+			cf.grace_ms = seconds("--grace", optarg, 1);
+			break;
+		case 'h':
+			help();
+			break;
+		case 'i':
+			if (!balance)
+				usage();
+			cf.check_ms = (int)cli_number("--check-interval",
+			    optarg, 10, 3600000);
+			break;
+		case 'I':
+			cf.idle_ms = seconds("--idle-timeout", optarg, 1);
+			break;
+		case 'k':
+			if (!balance)
+				usage();
+			cf.fall = (int)cli_number("--fall", optarg, 1, 1000);
+			break;
+		case 'K':
+			if (!balance)
+				usage();
+			cf.rise = (int)cli_number("--rise", optarg, 1, 1000);
+			break;
+		case 'l':
+			listen_arg = optarg;
+			break;
+		case 'm':
+			cf.max_header = (int)cli_number("--max-header", optarg,
+			    16, 8192);
+			break;
+		case 'M':
+			cf.max_conns = (int)cli_number("--max-conns", optarg,
+			    1, 10000000);
+			break;
+		case 'n':
+			cf.max_per_ip = (int)cli_number("--max-conns-per-ip",
+			    optarg, 1, 10000000);
+			break;
+		case 'o':
+			cf.optional = 1;
+			break;
+		case 'p':
+			cf.send_proxy = cli_version("--send-proxy", optarg, 1);
+			if (cf.send_proxy == 0)
+				errx(EX_USAGE, "--send-proxy=any: expected v1 "
+				    "or v2");
+			saw_send = 1;
+			break;
+		case 'P':
+			cf.pass_tlvs = 1;
+			break;
+		case 'q':
+			cf.verbose = 0;
+			break;
+		case 'r':
+			if ((slash = strchr(optarg, '/')) == NULL)
+				errx(EX_USAGE, "--rate-per-ip %s: expected "
+				    "N/SECONDS", optarg);
+			*slash = '\0';
+			cf.rate_n = (int)cli_number("--rate-per-ip", optarg, 1,
+			    10000000);
+			cf.rate_secs = (int)cli_number("--rate-per-ip",
+			    slash + 1, 1, 86400);
+			*slash = '/';
+			break;
+		case 's':
+			if (!balance)
+				usage();
+			if (relay_server_parse(optarg, &probe, 0, &why) == -1)
+				errx(EX_USAGE, "--server %s: %s", optarg, why);
+			saw_check |= probe.check;
+			cf.srv_spec[cf.nspec++] = optarg;
+			break;
+		case 'S':
+			stats_arg = optarg;
+			break;
+		case 't':
+			if (cf.ntrust == RELAY_MAXCIDR)
+				errx(EX_USAGE, "--trust: at most %d",
+				    RELAY_MAXCIDR);
+			cli_cidr("--trust", optarg, &cf.trust[cf.ntrust++]);
+			break;
+		case 'T':
+			cf.hdr_ms = seconds("--header-timeout", optarg, 0);
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'U':
+			if (strcmp(optarg, "clientip") != 0)
+				errx(EX_USAGE, "--usesrc %s: expected clientip",
+				    optarg);
+			cf.usesrc = 1;
+			break;
+		case 'v':
+			cf.verbose = 2;
+			break;
+		case 'V':
+			printf("%s %s\n", cf.prog, PP_VERSION_STRING);
+			exit(0);
+		case 'w':
+			cf.workers = (int)cli_number("--workers", optarg, 1,
+			    256);
+			break;
+		case 'x':
+			if (cf.ntlv == RELAY_MAXTLV)
+				errx(EX_USAGE, "--tlv: at most %d",
+				    RELAY_MAXTLV);
+			cli_tlv("--tlv", optarg, &cf.tlv[cf.ntlv],
+			    tlvstore[cf.ntlv], sizeof(tlvstore[0]));
+			cf.ntlv++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	/* Operands and conflicts, by name. */
+	if (!balance) {
+		if (upstream == NULL)
+			errx(EX_USAGE, "-c UPSTREAM is required");
+		if (asprintf(&spec1, "%s,%s", upstream, cf.send_proxy == 2 ?
+		    "send-proxy-v2" : cf.send_proxy == 1 ? "send-proxy" :
+		    "no-send-proxy") == -1)
+			err(1, NULL);
+		if (relay_server_parse(spec1, &probe, 0, &why) == -1)
+			errx(EX_USAGE, "-c %s: %s", upstream, why);
+		cf.srv_spec[cf.nspec++] = spec1;
+	} else {
+		if (cf.nspec == 0 && cf.servers_file == NULL)
+			errx(EX_USAGE, "no server: give -s SERVER or "
+			    "--servers-file FILE");
+		if (cf.servers_file != NULL && access(cf.servers_file, R_OK)
+		    == -1)
+			err(EX_NOINPUT, "--servers-file %s", cf.servers_file);
+	}
+	if (cf.accept_proxy < 0 && (cf.optional || cf.ntrust > 0 ||
+	    cf.pass_tlvs))
+		errx(EX_USAGE, "%s needs --accept-proxy", cf.optional ?
+		    "--optional" : cf.ntrust > 0 ? "--trust" : "--pass-tlvs");
+	if ((cf.ntlv > 0 || cf.crc32c) && cf.send_proxy == 1 && !balance)
+		errx(EX_USAGE, "--tlv and --crc32c need --send-proxy=v2");
+	if (!saw_send && !balance && (cf.ntlv > 0 || cf.crc32c))
+		errx(EX_USAGE, "--tlv and --crc32c need --send-proxy=v2");
+	if (cf.optional && cf.ntrust == 0 && cf.verbose > 0)
+		warnx("--optional without --trust: anyone who can reach the "
+		    "port can claim any client address");
+
+	/* A second copy stops here, before it touches the port. */
+	if (pidpath != NULL) {
+		if ((pfh = pidfile_open(pidpath, 0644, &other)) == NULL) {
+			if (errno == EEXIST)
+				errx(1, "--pidfile %s: already running, pid %d",
+				    pidpath, (int)other);
+			err(1, "--pidfile %s", pidpath);
+		}
+	}
+
+	/* Listening sockets: -l ADDR, -l - (fd 0), or systemd's. */
+	if (listen_arg != NULL && strcmp(listen_arg, "-") == 0) {
+		if (!is_listener(0))
+			errx(EX_USAGE, "-l -: fd 0 is not a listening socket");
+		cf.lfd[cf.nlfd++] = dup(0);
+		if (cf.lfd[0] == -1)
+			err(1, "dup");
+	} else if (listen_arg != NULL) {
+		cli_addr("--listen", listen_arg, &sa);
+		if (sa.ss_family == AF_UNIX &&
+		    ((struct sockaddr_un *)&sa)->sun_path[0] != '\0')
+			unlink(((struct sockaddr_un *)&sa)->sun_path);
+		cf.nlfd = sa.ss_family == AF_UNIX ? 1 : cf.workers;
+		cf.reuseport = cf.nlfd > 1;
+		for (i = 0; i < cf.nlfd; i++)
+			cf.lfd[i] = listen_on("--listen", &sa,
+			    cf.accept_proxy >= 0 ? (cf.hdr_ms + 999) / 1000 :
+			    0);
+	} else {
+		const char *lpid = getenv("LISTEN_PID");
+		const char *lfds = getenv("LISTEN_FDS");
+
+		if (lpid == NULL || lfds == NULL ||
+		    strtoll(lpid, NULL, 10) != (long long)getpid())
+			errx(EX_USAGE, "-l LISTEN is required (or systemd "
+			    "socket activation)");
+		v = cli_number("LISTEN_FDS", lfds, 1, RELAY_MAXLISTEN);
+		for (i = 0; i < v; i++) {
+			if (!is_listener(3 + i))
+				errx(EX_USAGE, "LISTEN_FDS: fd %d is not a "
+				    "listening socket", 3 + i);
+			cf.lfd[cf.nlfd++] = 3 + i;
+		}
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	}
+	for (i = 0; i < cf.nlfd; i++) {
+		int one = 1;
+
+		if (fcntl(cf.lfd[i], F_SETFL, O_NONBLOCK) == -1)
+			err(1, "fcntl");
+		/* Accepted sockets inherit it: one system call less each. */
+		setsockopt(cf.lfd[i], IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
+	if (stats_arg != NULL) {
+		cli_addr("--stats", stats_arg, &sa);
+		cf.stats_fd = listen_on("--stats", &sa, 0);
+	}
+	if (user != NULL)
+		drop_privileges(user);
+	if (pfh != NULL && pidfile_write(pfh) == -1)
+		err(1, "--pidfile %s", pidpath);
+
+	/* Check the servers once here, so that errors stop us at start. */
+	if (cf.servers_file != NULL) {
+		FILE *fp = fopen(cf.servers_file, "re");
+		char line[1024], *p;
+		int lineno = 0, n = cf.nspec;
+
+		if (fp == NULL)
+			err(EX_NOINPUT, "--servers-file %s", cf.servers_file);
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			lineno++;
+			line[strcspn(line, "#\r\n")] = '\0';
+			for (p = line; *p == ' ' || *p == '\t'; p++)
+				;
+			p[strcspn(p, " \t")] = '\0';
+			if (*p == '\0')
+				continue;
+			if (relay_server_parse(p, &probe, 0, &why) == -1)
+				errx(EX_USAGE, "%s:%d: %s", cf.servers_file,
+				    lineno, why);
+			saw_check |= probe.check;
+			n++;
+		}
+		fclose(fp);
+		if (n > RELAY_MAXSRV)
+			errx(EX_USAGE, "at most %d servers", RELAY_MAXSRV);
+	}
+	(void)saw_check;
+	setproctitle("starting");
+	rc = relay_run(&cf);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	return rc;
+}

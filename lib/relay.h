@@ -1,0 +1,207 @@
+/*
+ * relay.h - the relay engine shared by pp-relay and pp-balance.
+ *
+ * Internal: not installed, not part of libproxyhdr's API.  pp-relay is the
+ * one-server case of the same engine: a relay_conf with one server and the
+ * "first" algorithm.  One epoll loop per worker process; workers share
+ * nothing on the data path (server counters and health state live in a
+ * small shared mapping touched once per connection, not per byte).
+ */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxyhdr.h"
+#include "pp-internal.h"
+
+#define RELAY_MAXSRV	256		/* servers per balancer */
+#define RELAY_MAXLISTEN	16		/* listening sockets */
+#define RELAY_MAXCIDR	64		/* --trust, --allow, --deny each */
+#define RELAY_MAXTLV	32		/* --tlv */
+#define RELAY_BUFSZ	16384		/* scratch and pending buffers */
+#define RELAY_MAGLEV_M	65537		/* prime, Maglev's lookup table size */
+#define RELAY_KEYLEN	192		/* server key: its spec, canonical */
+
+enum relay_algo {
+	RELAY_RR, RELAY_LEASTCONN, RELAY_SOURCE, RELAY_MAGLEV, RELAY_RANDOM,
+	RELAY_FIRST
+};
+
+/* Counters of one server, shared by all workers (atomic adds). */
+struct relay_sstat {
+	char		key[RELAY_KEYLEN];	/* "" for a free slot */
+	char		name[PP_ADDRSTRLEN + 16];	/* label in /metrics */
+	uint32_t	up;
+	uint32_t	gone;		/* no longer configured */
+	uint64_t	active;
+	uint64_t	total;
+	uint64_t	bytes_in;	/* client -> server */
+	uint64_t	bytes_out;	/* server -> client */
+	uint64_t	check_fail;
+	uint64_t	connect_fail;
+};
+
+/* Global counters, shared by all workers. */
+struct relay_shared {
+	volatile int	lock;
+	uint32_t	health_gen;	/* bumped when any server goes up/down */
+	uint64_t	active;
+	uint64_t	total;
+	uint64_t	ended[16];	/* by enum relay_end */
+	struct relay_sstat srv[RELAY_MAXSRV];
+};
+
+struct relay_server {
+	struct sockaddr_storage addr;
+	char		name[PP_ADDRSTRLEN + 16];	/* "host:port" */
+	char		key[RELAY_KEYLEN];
+	int		weight;
+	int		send_proxy;	/* 0, 1 or 2 */
+	int		check;
+	int		backup;
+	int		maxconn;	/* for "first"; 0: no limit */
+	/* worker-local state */
+	int		up;		/* as this worker last saw it */
+	int		active;		/* this worker's connections */
+	int		refs;		/* connections holding it */
+	int		retired;	/* gone from the list after a reload */
+	int64_t		cur;		/* smooth weighted round robin */
+	int		rise_n, fall_n;
+	struct relay_sstat *st;
+	/* health check in flight */
+	int		chk_fd;
+	int64_t		chk_next;	/* ms */
+	int64_t		chk_deadline;
+	struct relay_server *next_ret;	/* retired list */
+};
+
+/* The balancer: the current server list and the algorithm's state. */
+struct relay_lb {
+	enum relay_algo	algo;
+	int		n;
+	struct relay_server *srv[RELAY_MAXSRV];
+	uint16_t	*maglev;	/* RELAY_MAGLEV_M entries, or NULL */
+	int		maglev_n;	/* servers in the table; 0 = none */
+	int		dirty;		/* eligibility changed: rebuild */
+	uint64_t	rnd;		/* xorshift state for "random" */
+	uint16_t	elig[RELAY_MAXSRV];	/* eligible, by index */
+	int		nelig;
+};
+
+struct relay_tried {
+	uint64_t	bits[RELAY_MAXSRV / 64];
+};
+
+struct relay_conf {
+	const char	*prog;		/* "pp-relay" or "pp-balance" */
+	int		lfd[RELAY_MAXLISTEN];	/* listening sockets */
+	int		nlfd;
+	int		reuseport;	/* workers each bind their own */
+	struct sockaddr_storage laddr;	/* for rebinding per worker */
+	int		workers;
+	/* receiving */
+	int		accept_proxy;	/* -1 no, 0 any, 1 v1, 2 v2 */
+	int		optional;
+	struct pp_cidr	trust[RELAY_MAXCIDR];
+	int		ntrust;
+	int		max_header;
+	/* sending */
+	int		send_proxy;	/* default for servers without one */
+	struct pp_tlv	tlv[RELAY_MAXTLV];
+	int		ntlv;
+	int		crc32c;
+	int		pass_tlvs;
+	uint8_t		drop_tlv[256];
+	int		usesrc;		/* bind to the client's address */
+	/* access */
+	struct pp_cidr	allow[RELAY_MAXCIDR], deny[RELAY_MAXCIDR];
+	int		nallow, ndeny;
+	int		max_per_ip;
+	int		rate_n, rate_secs;
+	/* timeouts, ms; 0 = none */
+	int		hdr_ms, connect_ms, idle_ms, grace_ms;
+	int		max_conns;
+	int		retries;
+	/* balancing */
+	enum relay_algo	algo;
+	int		check_ms, rise, fall;
+	const char	*servers_file;
+	char		**srv_spec;	/* -s arguments */
+	int		nspec;
+	int		stats_fd;	/* -1: none */
+	int		verbose;	/* 0 quiet, 1 normal, 2 verbose */
+	/* a finished line without newline, and warnings */
+	void		(*log)(int level, const char *line);
+};
+
+/* enum relay_end: why a connection ended. */
+enum relay_end {
+	RELAY_END_DONE, RELAY_END_BADHDR, RELAY_END_UNTRUSTED,
+	RELAY_END_DENIED, RELAY_END_HDRTIMEOUT, RELAY_END_LIMIT,
+	RELAY_END_NOSERVER, RELAY_END_IDLE, RELAY_END_RESET,
+	RELAY_END_DRAIN, RELAY_END_CLIENTGONE, RELAY_END_ERROR,
+	RELAY_END_MAX
+};
+
+/* relay_loop.c */
+int	relay_run(struct relay_conf *conf);	/* returns an exit code */
+
+/* relay_lb.c: algorithms over the servers of lb. */
+void	relay_lb_init(struct relay_lb *lb, enum relay_algo algo,
+	    uint64_t seed);
+void	relay_lb_free(struct relay_lb *lb);
+/* Recompute eligibility (up, backup) and the Maglev table when dirty. */
+void	relay_lb_update(struct relay_lb *lb);
+/*
+ * Pick a server for a client address (the real one, from the header), not
+ * one of those in tried.  Returns the index in lb->srv or -1.
+ */
+int	relay_lb_pick(struct relay_lb *lb, const struct sockaddr_storage *cl,
+	    const struct relay_tried *tried);
+uint64_t relay_hash_addr(const struct sockaddr_storage *sa);
+uint64_t relay_hash_str(const char *s, uint64_t seed);
+/* Fill a Maglev table of m entries for n servers named names[]. */
+void	relay_maglev_fill(uint16_t *tab, uint32_t m, const char *const *names,
+	    const int *weights, int n);
+int	relay_algo_parse(const char *s);
+const char *relay_algo_name(enum relay_algo a);
+
+/* relay_health.c */
+int	relay_check_start(struct relay_server *s, int64_t now_ms,
+	    int connect_ms);
+/* The check socket is writable or failed: 1 success, 0 failure. */
+int	relay_check_finish(struct relay_server *s);
+void	relay_check_abort(struct relay_server *s);
+
+/* relay_stats.c */
+size_t	relay_stats_text(const struct relay_shared *sh, const char *prog,
+	    char *buf, size_t cap);
+void	relay_stats_lock(struct relay_shared *sh);
+void	relay_stats_unlock(struct relay_shared *sh);
+struct relay_sstat *relay_stats_slot(struct relay_shared *sh,
+	    const char *key);
+const char *relay_end_name(int why);
+
+/* relay_limit.c: per client address connections and rate. */
+struct relay_limit;
+struct relay_ipent;
+struct relay_limit *relay_limit_new(int max_per_ip, int rate_n,
+	    int rate_secs);
+/* NULL: refused; else an entry to release when the connection ends. */
+struct relay_ipent *relay_limit_take(struct relay_limit *l,
+	    const struct sockaddr_storage *sa, int64_t now_ms);
+void	relay_limit_release(struct relay_limit *l, struct relay_ipent *e);
+void	relay_limit_sweep(struct relay_limit *l, int64_t now_ms);
+void	relay_limit_free(struct relay_limit *l);
+
+/* bin/relay_cli.c: the shared main of pp-relay (one server) and pp-balance. */
+int	relay_main(int argc, char *argv[], int balance);
+
+/* Server spec "ADDR[,weight=N][,send-proxy|send-proxy-v2][,check]..." */
+int	relay_server_parse(const char *spec, struct relay_server *s,
+	    int dflt_proxy, const char **why);
+
+#endif /* RELAY_H */

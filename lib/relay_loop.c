@@ -1,0 +1,1592 @@
+/*
+ * relay_loop.c - the event loop of one worker: accept, read the PROXY
+ * header, pick a server, connect, move bytes both ways, close.
+ *
+ * Memory: a connection is one object from a free list.  Bytes are read
+ * into one scratch buffer per worker and written straight on, so an idle
+ * connection holds no buffer; only a short write parks the rest in a
+ * pooled buffer until the peer drains it.  A read that fills the scratch
+ * buffer marks the direction as bulk, and from then on it moves by
+ * splice(2) through a pooled pipe (socket -> pipe -> socket, never
+ * copied to user space), as HAProxy's splice-auto does.
+ *
+ * Events: level-triggered epoll; a socket is in the interest set only
+ * while the connection wants something from it (a socket with nothing
+ * wanted is removed, so a peer's hang-up cannot make the loop spin).  The
+ * header phase alone is edge-triggered: the header is peeked, not
+ * consumed, until it is whole.
+ *
+ * Timers: every timeout of a kind has the same length, so appending to a
+ * per-kind list keeps it sorted: arming, touching and expiring are O(1).
+ */
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relay.h"
+
+#define ACCEPT_BURST	64		/* accepts per wake-up and listener */
+#define PUMP_ROUNDS	16		/* reads per direction and wake-up */
+#define POOL_BUFS	1024		/* idle buffers kept */
+#define POOL_PIPES	256		/* idle pipes kept */
+#define PIPE_CAP	65536		/* the kernel's default pipe size */
+#define TLV_AREA	8192		/* where received TLVs wait, in up.buf */
+#define CONN_CHUNK	256
+
+/* epoll data: a pointer with its kind in the two low bits. */
+#define TAG_CLIENT	0
+#define TAG_SERVER	1
+#define TAG_OBJ		2
+#define TAG_CHECK	3
+#define TAG_MASK	3
+
+enum { C_HDR, C_CONN, C_RELAY };
+enum { T_HDR, T_CONN, T_IDLE, T_NKIND };
+enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL };
+
+struct obj {
+	int		type;
+	int		fd;
+};
+
+struct dir {
+	int		pipe[2];	/* -1 when none */
+	uint32_t	plen;		/* bytes in the pipe */
+	uint8_t		*buf;		/* parked bytes, or NULL */
+	uint32_t	boff, blen;
+	uint8_t		eof;		/* the source has finished */
+	uint8_t		shut;		/* passed on with shutdown() */
+	uint8_t		bulk;		/* moves by splice */
+	uint64_t	bytes;		/* payload read from the source */
+};
+
+struct conn {
+	int		cfd, sfd;
+	uint8_t		state;
+	uint8_t		tkind;		/* timer list, or T_NKIND */
+	uint8_t		hashdr;
+	uint8_t		tries;
+	uint32_t	cev, sev;	/* events registered, 0 = not */
+	struct dir	up, dn;		/* client -> server, server -> client */
+	struct sockaddr_storage peer, client, dst;
+	uint32_t	tlv_len;	/* received TLVs kept for --pass-tlvs */
+	struct relay_server *srv;
+	struct relay_tried tried;
+	struct relay_ipent *ip;
+	int64_t		t0, tstamp;
+	struct conn	*tprev, *tnext;
+	struct conn	*next;		/* free list */
+};
+
+struct tlist {
+	struct conn	*head, *tail;
+	int		ms;
+};
+
+/* One worker's world. */
+struct worker {
+	struct relay_conf *conf;
+	struct relay_shared *sh;
+	int		id;
+	int		epfd;
+	int		spare;		/* for accept-and-close on EMFILE */
+	int64_t		now;
+	struct relay_lb	lb;
+	struct relay_limit *limit;
+	uint8_t		*scratch;
+	struct conn	*free;
+	struct conn	*dead;		/* closed during this batch */
+	void		**chunks;
+	int		nchunks;
+	uint8_t		*bufs[POOL_BUFS];
+	int		nbufs;
+	int		pipes[POOL_PIPES][2];
+	int		npipes;
+	struct tlist	tl[T_NKIND];
+	int		nconns;
+	int		paused;		/* listeners out of the interest set */
+	int		draining;
+	int64_t		drain_end;
+	struct obj	lobj[RELAY_MAXLISTEN];
+	int		nlisten;
+	struct obj	stats, sig;
+	uint32_t	health_gen;
+	struct relay_server *retired;
+	int64_t		tick;
+	int		emfile_logged;
+	char		*page;		/* /metrics response */
+	size_t		pagecap;
+};
+
+static struct worker W;
+
+static void	conn_close(struct conn *, int, int);
+static void	conn_connect(struct conn *);
+static void	conn_update(struct conn *);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wlog(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* level 0 warning, 1 per connection, 2 verbose. */
+static void
+wlog(int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (W.conf->verbose < (level == 0 ? 1 : level) || W.conf->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	W.conf->log(level, line);
+}
+
+static char *
+addrport(const struct sockaddr_storage *sa, char *buf, size_t cap)
+{
+	char a[PP_ADDRSTRLEN];
+	int port;
+
+	if (sa->ss_family == AF_UNSPEC)
+		return strlcpy(buf, "-", cap), buf;
+	if (pp_addr_ntop(sa, a, sizeof(a)) == NULL)
+		return strlcpy(buf, "?", cap), buf;
+	port = pp_addr_port(sa);
+	if (port < 0)
+		snprintf(buf, cap, "unix:%s", a);
+	else if (sa->ss_family == AF_INET6 && strchr(a, ':') != NULL)
+		snprintf(buf, cap, "[%s]:%d", a, port);
+	else
+		snprintf(buf, cap, "%s:%d", a, port);
+	return buf;
+}
+
+/* Pools: buffers and pipes are reused, never freed while busy. */
+
+static uint8_t *
+buf_get(void)
+{
+	if (W.nbufs > 0)
+		return W.bufs[--W.nbufs];
+	return malloc(RELAY_BUFSZ);
+}
+
+static void
+buf_put(uint8_t *b)
+{
+	if (b == NULL)
+		return;
+	if (W.nbufs < POOL_BUFS)
+		W.bufs[W.nbufs++] = b;
+	else
+		free(b);
+}
+
+static int
+pipe_get(struct dir *d)
+{
+	if (W.npipes > 0) {
+		W.npipes--;
+		d->pipe[0] = W.pipes[W.npipes][0];
+		d->pipe[1] = W.pipes[W.npipes][1];
+		return 0;
+	}
+	/*
+	 * XXX pipes of 256 KB and 1 MB (F_SETPIPE_SZ) measured no faster
+	 * than the default 64 KB here, and cost the per-user pipe budget.
+	 */
+	return pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC);
+}
+
+/* An empty pipe goes back to the pool; one with bytes in it is closed. */
+static void
+pipe_put(struct dir *d)
+{
+	if (d->pipe[0] == -1)
+		return;
+	if (d->plen == 0 && W.npipes < POOL_PIPES) {
+		W.pipes[W.npipes][0] = d->pipe[0];
+		W.pipes[W.npipes][1] = d->pipe[1];
+		W.npipes++;
+	} else {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+	}
+	d->pipe[0] = d->pipe[1] = -1;
+	d->plen = 0;
+}
+
+/* Timers. */
+
+static void
+timer_stop(struct conn *c)
+{
+	struct tlist *l;
+
+	if (c->tkind == T_NKIND)
+		return;
+	l = &W.tl[c->tkind];
+	if (c->tprev != NULL)
+		c->tprev->tnext = c->tnext;
+	else
+		l->head = c->tnext;
+	if (c->tnext != NULL)
+		c->tnext->tprev = c->tprev;
+	else
+		l->tail = c->tprev;
+	c->tprev = c->tnext = NULL;
+	c->tkind = T_NKIND;
+}
+
+static void
+timer_set(struct conn *c, int kind)
+{
+	struct tlist *l = &W.tl[kind];
+
+	timer_stop(c);
+	if (l->ms <= 0)
+		return;
+	c->tkind = (uint8_t)kind;
+	c->tstamp = W.now;
+	c->tprev = l->tail;
+	c->tnext = NULL;
+	if (l->tail != NULL)
+		l->tail->tnext = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+/* Connections. */
+
+static struct conn *
+conn_new(void)
+{
+	struct conn *c, *chunk;
+	void **nc;
+	int i;
+
+	if (W.free == NULL) {
+		if ((chunk = calloc(CONN_CHUNK, sizeof(*chunk))) == NULL)
+			return NULL;
+		nc = reallocarray(W.chunks, W.nchunks + 1, sizeof(*nc));
+		if (nc == NULL) {
+			free(chunk);
+			return NULL;
+		}
+		W.chunks = nc;
+		W.chunks[W.nchunks++] = chunk;
+		for (i = 0; i < CONN_CHUNK; i++) {
+			chunk[i].cfd = -1;
+			chunk[i].next = W.free;
+			W.free = &chunk[i];
+		}
+	}
+	c = W.free;
+	W.free = c->next;
+	memset(c, 0, offsetof(struct conn, peer));
+	c->cfd = c->sfd = -1;
+	c->up.pipe[0] = c->up.pipe[1] = -1;
+	c->dn.pipe[0] = c->dn.pipe[1] = -1;
+	c->tkind = T_NKIND;
+	c->srv = NULL;
+	c->ip = NULL;
+	c->tlv_len = 0;
+	memset(&c->tried, 0, sizeof(c->tried));
+	c->tprev = c->tnext = NULL;
+	c->t0 = W.now;
+	return c;
+}
+
+static void
+ep_set(int fd, uint32_t *cur, uint32_t want, struct conn *c, int tag)
+{
+	struct epoll_event ev;
+	int op;
+
+	if (*cur == want)
+		return;
+	if (want == 0)
+		op = EPOLL_CTL_DEL;
+	else
+		op = *cur == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	ev.events = want;
+	ev.data.u64 = (uint64_t)(uintptr_t)c | (uint64_t)tag;
+	if (epoll_ctl(W.epfd, op, fd, &ev) == 0 || op == EPOLL_CTL_DEL)
+		*cur = want;
+}
+
+static void
+listeners_watch(int on)
+{
+	struct epoll_event ev;
+	int i;
+
+	if (W.paused == !on)
+		return;
+	W.paused = !on;
+	for (i = 0; i < W.nlisten; i++) {
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u64 = (uint64_t)(uintptr_t)&W.lobj[i] | TAG_OBJ;
+		epoll_ctl(W.epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+		    W.lobj[i].fd, &ev);
+	}
+}
+
+static void
+server_release(struct relay_server *s)
+{
+	s->refs--;
+}
+
+/* Retired servers are freed between batches, once unused. */
+static void
+servers_reap(void)
+{
+	struct relay_server **pp, *s;
+
+	for (pp = &W.retired; (s = *pp) != NULL;) {
+		if (s->refs == 0) {
+			*pp = s->next_ret;
+			free(s);
+		} else
+			pp = &s->next_ret;
+	}
+}
+
+/* Leave the connection to s: counters, reference. */
+static void
+conn_unserve(struct conn *c)
+{
+	struct relay_server *s = c->srv;
+
+	if (s == NULL)
+		return;
+	s->active--;
+	if (s->st != NULL) {
+		__atomic_sub_fetch(&s->st->active, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->st->bytes_in, c->up.bytes,
+		    __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->st->bytes_out, c->dn.bytes,
+		    __ATOMIC_RELAXED);
+	}
+	c->srv = NULL;
+	server_release(s);
+}
+
+static void
+rst(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/*
+ * The end of a connection: one log line, sockets closed (abortively for
+ * refusals and timeouts), pipes and buffers back to their pools.
+ */
+static void
+conn_close(struct conn *c, int why, int abortive)
+{
+	char cl[PP_ADDRSTRLEN + 16], pe[PP_ADDRSTRLEN + 16];
+
+	if (W.conf->verbose >= 1) {
+		wlog(1, "client=%s peer=%s server=%s up=%llu down=%llu "
+		    "ms=%lld end=%s", addrport(&c->client, cl, sizeof(cl)),
+		    addrport(&c->peer, pe, sizeof(pe)),
+		    c->srv != NULL ? c->srv->name : "-",
+		    (unsigned long long)c->up.bytes,
+		    (unsigned long long)c->dn.bytes,
+		    (long long)(W.now - c->t0), relay_end_name(why));
+	}
+	if (abortive) {
+		rst(c->cfd);
+		if (c->sfd != -1)
+			rst(c->sfd);
+	}
+	close(c->cfd);
+	if (c->sfd != -1)
+		close(c->sfd);
+	c->cfd = c->sfd = -1;
+	pipe_put(&c->up);
+	pipe_put(&c->dn);
+	buf_put(c->up.buf);
+	buf_put(c->dn.buf);
+	c->up.buf = c->dn.buf = NULL;
+	conn_unserve(c);
+	if (c->ip != NULL)
+		relay_limit_release(W.limit, c->ip);
+	timer_stop(c);
+	W.nconns--;
+	__atomic_sub_fetch(&W.sh->active, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&W.sh->ended[why], 1, __ATOMIC_RELAXED);
+	/* Events for it may follow in this batch: freed after the batch. */
+	c->next = W.dead;
+	W.dead = c;
+	if (W.paused && !W.draining && (W.conf->max_conns == 0 ||
+	    W.nconns < W.conf->max_conns))
+		listeners_watch(1);
+}
+
+/* The source of d finished and all its bytes are out: pass the end on. */
+static void
+pass_eof(struct conn *c, struct dir *d, int dst)
+{
+	/*
+	 * When the other way is over too, close() is about to send this
+	 * FIN: no shutdown() for it.  (That socket's receive queue was read
+	 * to the end, so close() sends a FIN, not a reset.)
+	 */
+	if (!d->shut && !(d == &c->up ? c->dn.shut : c->up.shut))
+		shutdown(dst, SHUT_WR);
+	d->shut = 1;
+}
+
+/*
+ * Move bytes from src to dst for direction d as far as possible without
+ * blocking.  Returns 0, or -1 when the connection must end.
+ */
+static int
+pump(struct conn *c, struct dir *d, int src, int dst)
+{
+	ssize_t n, m;
+	int round;
+
+	for (round = 0; round < PUMP_ROUNDS; round++) {
+		/* Parked bytes first: order is kept. */
+		if (d->blen > 0) {
+			m = send(dst, d->buf + d->boff, d->blen,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (m == -1)
+				return errno == EAGAIN ? 0 : -1;
+			d->boff += (uint32_t)m;
+			d->blen -= (uint32_t)m;
+			if (d->blen > 0)
+				return 0;
+			buf_put(d->buf);
+			d->buf = NULL;
+			d->boff = 0;
+		}
+		if (d->plen > 0) {
+			m = splice(d->pipe[0], NULL, dst, NULL, d->plen,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (m == -1)
+				return errno == EAGAIN ? 0 : -1;
+			d->plen -= (uint32_t)m;
+			if (d->plen > 0)
+				return 0;
+		}
+		if (d->eof) {
+			pass_eof(c, d, dst);
+			return 0;
+		}
+		if (d->bulk && d->pipe[0] == -1 && pipe_get(d) == -1)
+			d->bulk = 0;	/* no pipe: copy instead */
+		if (d->bulk) {
+			n = splice(src, NULL, d->pipe[1], NULL, PIPE_CAP,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n == 0) {
+				d->eof = 1;
+				continue;
+			}
+			if (n == -1) {
+				if (errno == EAGAIN) {
+					/* Idle: the pipe is empty, give it back. */
+					pipe_put(d);
+					return 0;
+				}
+				return -1;
+			}
+			d->bytes += (uint64_t)n;
+			d->plen += (uint32_t)n;
+			timer_set(c, T_IDLE);
+			continue;
+		}
+		n = recv(src, W.scratch, RELAY_BUFSZ, MSG_DONTWAIT);
+		if (n == 0) {
+			d->eof = 1;
+			continue;
+		}
+		if (n == -1)
+			return errno == EAGAIN ? 0 : -1;
+		d->bytes += (uint64_t)n;
+		timer_set(c, T_IDLE);
+		if (n == RELAY_BUFSZ)
+			d->bulk = 1;
+		m = send(dst, W.scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (m == -1) {
+			if (errno != EAGAIN)
+				return -1;
+			m = 0;
+		}
+		if (m < n) {
+			if ((d->buf = buf_get()) == NULL)
+				return -1;
+			memcpy(d->buf, W.scratch + m, (size_t)(n - m));
+			d->boff = 0;
+			d->blen = (uint32_t)(n - m);
+			return 0;
+		}
+		if (n < RELAY_BUFSZ)
+			return 0;	/* drained; level-triggered wakes us */
+	}
+	/*
+	 * Out of rounds just after the source ended: the source is no
+	 * longer watched, so the end must be passed on now.
+	 */
+	if (d->eof && d->blen == 0 && d->plen == 0)
+		pass_eof(c, d, dst);
+	return 0;
+}
+
+static int
+pending(const struct dir *d)
+{
+	return d->blen > 0 || d->plen > 0;
+}
+
+/* Keep the interest set in step with what the connection waits for. */
+static void
+conn_update(struct conn *c)
+{
+	uint32_t ce = 0, se = 0;
+
+	if (c->state == C_HDR)
+		return;
+	if (c->state == C_CONN) {
+		ep_set(c->cfd, &c->cev, 0, c, TAG_CLIENT);
+		ep_set(c->sfd, &c->sev, EPOLLOUT, c, TAG_SERVER);
+		return;
+	}
+	if (!c->up.eof && !pending(&c->up))
+		ce |= EPOLLIN;
+	if (pending(&c->dn))
+		ce |= EPOLLOUT;
+	if (!c->dn.eof && !pending(&c->dn))
+		se |= EPOLLIN;
+	if (pending(&c->up))
+		se |= EPOLLOUT;
+	ep_set(c->cfd, &c->cev, ce, c, TAG_CLIENT);
+	ep_set(c->sfd, &c->sev, se, c, TAG_SERVER);
+}
+
+/* Both directions finished and passed on: an orderly end. */
+static int
+conn_done(const struct conn *c)
+{
+	return c->up.shut && c->dn.shut;
+}
+
+static void
+conn_refuse(struct conn *c, int why)
+{
+	conn_close(c, why, 1);
+}
+
+/* The header of the next hop, into c->up.buf (parked, sent first). */
+static int
+build_header(struct conn *c, int version)
+{
+	struct pp_tlv tlv[RELAY_MAXTLV + 64];
+	struct pp_header h;
+	struct pp_tlv t;
+	size_t pos = 0, n = 0;
+	socklen_t len;
+	int r, i, crc = W.conf->crc32c;
+
+	if (c->dst.ss_family == AF_UNSPEC) {
+		len = sizeof(c->dst);
+		if (getsockname(c->cfd, (struct sockaddr *)&c->dst, &len) == -1)
+			return -1;
+	}
+	memset(&h, 0, sizeof(h));
+	h.command = PP_V2_CMD_PROXY;
+	h.transport = PP_V2_TRANS_STREAM;
+	h.src = c->client;
+	h.dst = c->dst;
+	if (c->up.buf == NULL && (c->up.buf = buf_get()) == NULL)
+		return -1;
+	if (version == 1) {
+		r = pp_build_v1(c->up.buf, TLV_AREA, &h);
+		if (r == -PP_EINVAL) {
+			/* Not TCP (a UNIX client): say so, as v1 can. */
+			h.src.ss_family = h.dst.ss_family = AF_UNSPEC;
+			r = pp_build_v1(c->up.buf, TLV_AREA, &h);
+		}
+	} else {
+		while (c->tlv_len > 0 && n < 64 && pp_tlv_walk(c->up.buf +
+		    TLV_AREA, c->tlv_len, &pos, &t) == 1) {
+			if (t.type == PP_TLV_CRC32C) {
+				crc = 1;	/* recomputed, never copied */
+				continue;
+			}
+			if (!W.conf->drop_tlv[t.type])
+				tlv[n++] = t;
+		}
+		for (i = 0; i < W.conf->ntlv; i++)
+			tlv[n++] = W.conf->tlv[i];
+		r = pp_build_v2(c->up.buf, TLV_AREA, &h, tlv, n,
+		    crc ? PP_BUILD_CRC32C : 0);
+	}
+	if (r < 0)
+		return -1;
+	c->up.boff = 0;
+	c->up.blen = (uint32_t)r;
+	return 0;
+}
+
+static void
+tried_set(struct relay_tried *t, int i)
+{
+	t->bits[i / 64] |= 1ULL << (i % 64);
+}
+
+/* A connect failed: count it, try the next server. */
+static void
+conn_retry(struct conn *c)
+{
+	struct relay_server *s = c->srv;
+
+	if (s != NULL && s->st != NULL)
+		__atomic_add_fetch(&s->st->connect_fail, 1, __ATOMIC_RELAXED);
+	wlog(2, "connect to %s failed: %s", s != NULL ? s->name : "-",
+	    strerror(errno));
+	conn_unserve(c);
+	if (c->sfd != -1) {
+		close(c->sfd);
+		c->sfd = -1;
+	}
+	c->sev = 0;
+	if (++c->tries > W.conf->retries) {
+		conn_refuse(c, RELAY_END_NOSERVER);
+		return;
+	}
+	conn_connect(c);
+}
+
+static int
+set_source(int fd, const struct conn *c, const struct relay_server *s)
+{
+	struct sockaddr_storage src = c->client;
+	int one = 1;
+
+	pp_addr_unmap(&src);
+	if (src.ss_family != s->addr.ss_family) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (src.ss_family == AF_INET) {
+		((struct sockaddr_in *)&src)->sin_port = 0;
+		if (setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one,
+		    sizeof(one)) == -1)
+			return -1;
+	} else {
+		((struct sockaddr_in6 *)&src)->sin6_port = 0;
+		if (setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one,
+		    sizeof(one)) == -1)
+			return -1;
+	}
+	/* The port is picked at connect time: many flows share the address. */
+	setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	return bind(fd, (struct sockaddr *)&src, pp_addr_len(&src));
+}
+
+static void
+conn_connect(struct conn *c)
+{
+	struct relay_server *s;
+	int i, fd, one = 1;
+
+	if ((i = relay_lb_pick(&W.lb, &c->client, &c->tried)) == -1) {
+		conn_refuse(c, RELAY_END_NOSERVER);
+		return;
+	}
+	tried_set(&c->tried, i);
+	s = W.lb.srv[i];
+	c->srv = s;
+	s->refs++;
+	s->active++;
+	if (s->st != NULL)
+		__atomic_add_fetch(&s->st->active, 1, __ATOMIC_RELAXED);
+	c->up.blen = 0;
+	if (s->send_proxy != 0 && build_header(c, s->send_proxy) == -1) {
+		conn_close(c, RELAY_END_ERROR, 1);
+		return;
+	}
+	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		conn_retry(c);
+		return;
+	}
+	c->sfd = fd;
+	if (s->addr.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (W.conf->usesrc && set_source(fd, c, s) == -1) {
+		conn_retry(c);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&s->addr, pp_addr_len(&s->addr))
+	    == -1 && errno != EINPROGRESS) {
+		conn_retry(c);
+		return;
+	}
+	c->state = C_CONN;
+	timer_set(c, T_CONN);
+	conn_update(c);
+}
+
+/* The upstream connection is up: start relaying. */
+static void
+conn_connected(struct conn *c)
+{
+	c->state = C_RELAY;
+	if (c->up.blen == 0 && c->up.buf != NULL) {
+		/* Received TLVs for a server that gets no header. */
+		buf_put(c->up.buf);
+		c->up.buf = NULL;
+	}
+	c->tlv_len = 0;
+	if (c->srv->st != NULL)
+		__atomic_add_fetch(&c->srv->st->total, 1, __ATOMIC_RELAXED);
+	timer_set(c, T_IDLE);
+	/* The client has most likely spoken already: no wait for an event. */
+	if (pump(c, &c->up, c->cfd, c->sfd) == -1) {
+		conn_close(c, RELAY_END_RESET, 0);
+		return;
+	}
+	conn_update(c);
+}
+
+/* The real client is known: judge it, then connect. */
+static void
+conn_ready(struct conn *c)
+{
+	const struct relay_conf *cf = W.conf;
+
+	if ((cf->ndeny > 0 && pp_cidr_match(cf->deny, cf->ndeny, &c->client))
+	    || (cf->nallow > 0 && !pp_cidr_match(cf->allow, cf->nallow,
+	    &c->client))) {
+		conn_refuse(c, RELAY_END_DENIED);
+		return;
+	}
+	if (W.limit != NULL &&
+	    (c->ip = relay_limit_take(W.limit, &c->client, W.now)) == NULL) {
+		conn_refuse(c, RELAY_END_LIMIT);
+		return;
+	}
+	conn_connect(c);
+}
+
+/*
+ * Header phase: peek, parse, and consume exactly the header once it is
+ * whole.  Nothing is forwarded before that.  Returns when the connection
+ * went on (or ended), or when more bytes are needed.
+ */
+static void
+conn_header(struct conn *c, int hup)
+{
+	const struct relay_conf *cf = W.conf;
+	struct pp_header h;
+	ssize_t n;
+	int r;
+
+	n = recv(c->cfd, W.scratch, cf->max_header, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1) {
+		if (errno == EAGAIN && !hup)
+			return;
+		conn_close(c, RELAY_END_CLIENTGONE, 1);
+		return;
+	}
+	if (n == 0) {
+		conn_close(c, RELAY_END_CLIENTGONE, 1);
+		return;
+	}
+	r = pp_parse_version(W.scratch, (size_t)n,
+	    cf->accept_proxy > 0 ? cf->accept_proxy : 0, &h);
+	if (r < 0 && cf->optional && r == -PP_ENOT_PP) {
+		/* --optional: not a header at all, so it is all payload. */
+		c->client = c->peer;
+		timer_stop(c);
+		ep_set(c->cfd, &c->cev, 0, c, TAG_CLIENT);
+		c->state = C_CONN;
+		conn_ready(c);
+		return;
+	}
+	if (r < 0 || (r == 0 && ((size_t)n >= (size_t)cf->max_header ||
+	    h.need > (uint32_t)cf->max_header || hup))) {
+		wlog(2, "refused header: %s at byte %u",
+		    r < 0 ? pp_strerror(r) : "incomplete or too long",
+		    r < 0 ? h.err_off : (unsigned)n);
+		conn_refuse(c, RELAY_END_BADHDR);
+		return;
+	}
+	if (r == 0)
+		return;		/* wait for the rest (edge-triggered) */
+	if (recv(c->cfd, W.scratch, (size_t)r, MSG_DONTWAIT) != r) {
+		conn_refuse(c, RELAY_END_BADHDR);
+		return;
+	}
+	c->hashdr = 1;
+	timer_stop(c);
+	if (h.command == PP_V2_CMD_PROXY && h.has_addr) {
+		c->client = h.src;
+		c->dst = h.dst;
+	} else
+		c->client = c->peer;
+	if (cf->pass_tlvs && h.tlv_len > 0 && h.tlv_len <= TLV_AREA &&
+	    h.command == PP_V2_CMD_PROXY) {
+		if ((c->up.buf = buf_get()) == NULL) {
+			conn_close(c, RELAY_END_ERROR, 1);
+			return;
+		}
+		memcpy(c->up.buf + TLV_AREA, h.tlv, h.tlv_len);
+		c->tlv_len = h.tlv_len;
+	}
+	ep_set(c->cfd, &c->cev, 0, c, TAG_CLIENT);
+	c->state = C_CONN;
+	conn_ready(c);
+}
+
+static void
+on_accept(struct obj *o)
+{
+	const struct relay_conf *cf = W.conf;
+	struct sockaddr_storage peer;
+	struct conn *c;
+	socklen_t len;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		if (cf->max_conns > 0 && W.nconns >= cf->max_conns) {
+			listeners_watch(0);
+			return;
+		}
+		len = sizeof(peer);
+		fd = accept4(o->fd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/*
+				 * Out of descriptors: the listener stays
+				 * readable.  Accept with the spare one and
+				 * close at once, so the loop cannot spin.
+				 */
+				if (!W.emfile_logged++)
+					wlog(0, "out of file descriptors: "
+					    "refusing connections");
+				if (W.spare != -1) {
+					close(W.spare);
+					fd = accept(o->fd, NULL, NULL);
+					if (fd != -1) {
+						rst(fd);
+						close(fd);
+					}
+					W.spare = open("/dev/null",
+					    O_RDONLY | O_CLOEXEC);
+				} else
+					listeners_watch(0);
+				continue;
+			}
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			return;
+		}
+		W.emfile_logged = 0;
+		if ((c = conn_new()) == NULL) {
+			rst(fd);
+			close(fd);
+			return;
+		}
+		W.nconns++;
+		__atomic_add_fetch(&W.sh->active, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&W.sh->total, 1, __ATOMIC_RELAXED);
+		c->cfd = fd;
+		c->peer = peer;
+		if (len == 0 || peer.ss_family == AF_UNIX)
+			c->peer.ss_family = AF_UNIX;
+		c->client.ss_family = AF_UNSPEC;
+		c->dst.ss_family = AF_UNSPEC;
+		/* TCP_NODELAY comes from the listening socket (relay_cli.c). */
+		if (cf->accept_proxy < 0 || (cf->ntrust > 0 && cf->optional &&
+		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer))) {
+			c->client = c->peer;
+			c->state = C_CONN;
+			conn_ready(c);
+			continue;
+		}
+		if (cf->ntrust > 0 &&
+		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer)) {
+			c->client = c->peer;
+			conn_refuse(c, RELAY_END_UNTRUSTED);
+			continue;
+		}
+		c->state = C_HDR;
+		timer_set(c, T_HDR);
+		ep_set(fd, &c->cev, EPOLLIN | EPOLLRDHUP | EPOLLET, c,
+		    TAG_CLIENT);
+		conn_header(c, 0);
+	}
+}
+
+static void
+on_conn(struct conn *c, int tag, uint32_t ev)
+{
+	int r = 0;
+
+	if (c->state == C_HDR) {
+		conn_header(c, (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+		return;
+	}
+	if (c->state == C_CONN) {
+		if (tag == TAG_CLIENT)
+			return;	/* not watched while connecting: stale */
+		if (ev & (EPOLLERR | EPOLLHUP)) {
+			int e = 0;
+			socklen_t len = sizeof(e);
+
+			getsockopt(c->sfd, SOL_SOCKET, SO_ERROR, &e, &len);
+			errno = e;
+			conn_retry(c);
+			return;
+		}
+		conn_connected(c);
+		return;
+	}
+	if (ev & EPOLLERR) {
+		conn_close(c, RELAY_END_RESET, 0);
+		return;
+	}
+	if (tag == TAG_CLIENT) {
+		if (ev & (EPOLLIN | EPOLLHUP))
+			r |= pump(c, &c->up, c->cfd, c->sfd);
+		if (r == 0 && (ev & EPOLLOUT))
+			r |= pump(c, &c->dn, c->sfd, c->cfd);
+	} else {
+		if (ev & (EPOLLIN | EPOLLHUP))
+			r |= pump(c, &c->dn, c->sfd, c->cfd);
+		if (r == 0 && (ev & EPOLLOUT))
+			r |= pump(c, &c->up, c->cfd, c->sfd);
+	}
+	if (r != 0) {
+		conn_close(c, RELAY_END_RESET, 0);
+		return;
+	}
+	if (conn_done(c)) {
+		conn_close(c, W.draining ? RELAY_END_DRAIN : RELAY_END_DONE, 0);
+		return;
+	}
+	conn_update(c);
+}
+
+/* Timeouts of the three kinds; the lists are sorted by construction. */
+static void
+expire(void)
+{
+	static const int why[T_NKIND] = {
+		RELAY_END_HDRTIMEOUT, RELAY_END_NOSERVER, RELAY_END_IDLE
+	};
+	struct tlist *l;
+	struct conn *c;
+	int k;
+
+	for (k = 0; k < T_NKIND; k++) {
+		l = &W.tl[k];
+		while ((c = l->head) != NULL && c->tstamp + l->ms <= W.now) {
+			if (k == T_CONN) {
+				errno = ETIMEDOUT;
+				conn_retry(c);
+			} else
+				conn_close(c, why[k], 1);
+		}
+	}
+}
+
+static int
+next_timeout(void)
+{
+	int64_t t = W.now + 1000, d;
+	int k, i;
+
+	for (k = 0; k < T_NKIND; k++)
+		if (W.tl[k].head != NULL) {
+			d = W.tl[k].head->tstamp + W.tl[k].ms;
+			if (d < t)
+				t = d;
+		}
+	if (W.id == 0)
+		for (i = 0; i < W.lb.n; i++) {
+			struct relay_server *s = W.lb.srv[i];
+
+			if (!s->check)
+				continue;
+			d = s->chk_fd == -1 ? s->chk_next : s->chk_deadline;
+			if (d < t)
+				t = d;
+		}
+	return t <= W.now ? 0 : (int)(t - W.now);
+}
+
+/* Health: only worker 0 checks; the others read the shared state. */
+static void
+publish(struct relay_server *s, int up)
+{
+	s->up = up;
+	W.lb.dirty = 1;
+	if (s->st != NULL)
+		__atomic_store_n(&s->st->up, (uint32_t)up, __ATOMIC_RELAXED);
+	W.health_gen = __atomic_add_fetch(&W.sh->health_gen, 1,
+	    __ATOMIC_RELEASE);
+	wlog(0, "server %s is %s", s->name, up ? "up" : "down");
+}
+
+static void
+check_result(struct relay_server *s, int ok)
+{
+	const struct relay_conf *cf = W.conf;
+
+	s->chk_next = W.now + cf->check_ms;
+	wlog(2, "check %s: %s", s->name, ok ? "ok" : "failed");
+	if (ok) {
+		s->fall_n = 0;
+		if (!s->up && ++s->rise_n >= cf->rise)
+			publish(s, 1);
+		return;
+	}
+	if (s->st != NULL)
+		__atomic_add_fetch(&s->st->check_fail, 1, __ATOMIC_RELAXED);
+	s->rise_n = 0;
+	if (s->up && ++s->fall_n >= cf->fall)
+		publish(s, 0);
+}
+
+static void
+checks_run(void)
+{
+	struct epoll_event ev;
+	struct relay_server *s;
+	int i, to;
+
+	to = W.conf->check_ms;
+	if (W.conf->connect_ms > 0 && W.conf->connect_ms < to)
+		to = W.conf->connect_ms;
+	for (i = 0; i < W.lb.n; i++) {
+		s = W.lb.srv[i];
+		if (!s->check)
+			continue;
+		if (s->chk_fd != -1 && W.now >= s->chk_deadline) {
+			relay_check_abort(s);
+			check_result(s, 0);
+		}
+		if (s->chk_fd == -1 && W.now >= s->chk_next) {
+			if (relay_check_start(s, W.now, to) == -1) {
+				check_result(s, 0);
+				continue;
+			}
+			ev.events = EPOLLOUT;
+			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
+			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
+		}
+	}
+}
+
+static void
+health_sync(void)
+{
+	uint32_t g;
+	int i;
+
+	g = __atomic_load_n(&W.sh->health_gen, __ATOMIC_ACQUIRE);
+	if (g == W.health_gen)
+		return;
+	W.health_gen = g;
+	for (i = 0; i < W.lb.n; i++)
+		if (W.lb.srv[i]->st != NULL)
+			W.lb.srv[i]->up = (int)__atomic_load_n(
+			    &W.lb.srv[i]->st->up, __ATOMIC_RELAXED);
+	W.lb.dirty = 1;
+}
+
+/*
+ * The server list: -s specs, then the servers file.  On reload, a server
+ * with the same spec keeps its object (health, counters, connections);
+ * one that left is retired and freed after its last connection.
+ */
+static int
+servers_load(struct relay_server **out, int *nout, const char **why)
+{
+	static char errbuf[256];
+	struct relay_conf *cf = W.conf;
+	struct relay_server tmp;
+	char line[1024], *p;
+	FILE *fp;
+	int i, n = 0, lineno = 0;
+
+	for (i = 0; i < cf->nspec; i++) {
+		if (n == RELAY_MAXSRV)
+			return *why = "too many servers", -1;
+		if (relay_server_parse(cf->srv_spec[i], &tmp, cf->send_proxy,
+		    why) == -1)
+			return -1;
+		if ((out[n] = malloc(sizeof(tmp))) == NULL)
+			return *why = "out of memory", -1;
+		*out[n++] = tmp;
+	}
+	if (cf->servers_file != NULL) {
+		if ((fp = fopen(cf->servers_file, "re")) == NULL) {
+			snprintf(errbuf, sizeof(errbuf), "%s: %s",
+			    cf->servers_file, strerror(errno));
+			*why = errbuf;
+			goto fail;
+		}
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			lineno++;
+			line[strcspn(line, "#\r\n")] = '\0';
+			for (p = line; *p == ' ' || *p == '\t'; p++)
+				;
+			p[strcspn(p, " \t")] = '\0';
+			if (*p == '\0')
+				continue;
+			if (n == RELAY_MAXSRV || relay_server_parse(p, &tmp,
+			    cf->send_proxy, why) == -1 ||
+			    (out[n] = malloc(sizeof(tmp))) == NULL) {
+				snprintf(errbuf, sizeof(errbuf), "%s:%d: %s",
+				    cf->servers_file, lineno, n ==
+				    RELAY_MAXSRV ? "too many servers" : *why);
+				*why = errbuf;
+				fclose(fp);
+				goto fail;
+			}
+			*out[n++] = tmp;
+		}
+		fclose(fp);
+	}
+	*nout = n;
+	return 0;
+fail:
+	while (n > 0)
+		free(out[--n]);
+	return -1;
+}
+
+static int
+servers_apply(void)
+{
+	struct relay_server *nw[RELAY_MAXSRV], *s;
+	const char *why = NULL;
+	int n, i, j, keep[RELAY_MAXSRV];
+
+	if (servers_load(nw, &n, &why) == -1) {
+		wlog(0, "servers not changed: %s", why);
+		return -1;
+	}
+	memset(keep, 0, sizeof(keep));
+	relay_stats_lock(W.sh);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < W.lb.n; j++)
+			if (!keep[j] && strcmp(W.lb.srv[j]->key,
+			    nw[i]->key) == 0)
+				break;
+		if (j < W.lb.n) {
+			keep[j] = 1;
+			free(nw[i]);
+			nw[i] = W.lb.srv[j];
+			continue;
+		}
+		s = nw[i];
+		s->chk_fd = -1;
+		s->chk_next = W.now;
+		s->st = relay_stats_slot(W.sh, s->key);
+		if (s->st != NULL) {
+			strlcpy(s->st->name, s->name, sizeof(s->st->name));
+			s->st->gone = 0;
+			s->up = (int)s->st->up;
+		} else
+			s->up = 1;
+	}
+	for (j = 0; j < W.lb.n; j++) {
+		if (keep[j])
+			continue;
+		s = W.lb.srv[j];
+		relay_check_abort(s);
+		if (s->st != NULL)
+			s->st->gone = 1;
+		s->retired = 1;
+		s->next_ret = W.retired;
+		W.retired = s;
+	}
+	relay_stats_unlock(W.sh);
+	for (i = 0; i < n; i++)
+		W.lb.srv[i] = nw[i];
+	W.lb.n = n;
+	W.lb.dirty = 1;
+	return 0;
+}
+
+static void
+stats_serve(struct obj *o)
+{
+	char req[1024];
+	size_t len, off;
+	ssize_t n;
+	char hdr[256];
+	int ok;
+
+	n = recv(o->fd, req, sizeof(req) - 1, MSG_DONTWAIT);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n > 0) {
+		req[n] = '\0';
+		ok = strncmp(req, "GET /metrics", 12) == 0 &&
+		    (req[12] == ' ' || req[12] == '?');
+		len = ok ? relay_stats_text(W.sh, W.conf->prog, W.page,
+		    W.pagecap) : 0;
+		if (len > W.pagecap)
+			len = W.pagecap;
+		snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: "
+		    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n", ok ? "200 OK" :
+		    "404 Not Found", len);
+		/* Small and rare: written blocking, with a time limit. */
+		fcntl(o->fd, F_SETFL, 0);
+		send(o->fd, hdr, strlen(hdr), MSG_NOSIGNAL);
+		for (off = 0; off < len; off += (size_t)n)
+			if ((n = send(o->fd, W.page + off, len - off,
+			    MSG_NOSIGNAL)) <= 0)
+				break;
+	}
+	close(o->fd);
+	free(o);
+}
+
+static void
+stats_accept(void)
+{
+	struct epoll_event ev;
+	struct timeval tv = { 1, 0 };
+	struct obj *o;
+	int fd;
+
+	while ((fd = accept4(W.stats.fd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) != -1) {
+		if ((o = malloc(sizeof(*o))) == NULL) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		o->type = O_STATCL;
+		o->fd = fd;
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)(uintptr_t)o | TAG_OBJ;
+		epoll_ctl(W.epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+static void
+drain_start(void)
+{
+	int i;
+
+	if (W.draining)
+		return;
+	W.draining = 1;
+	W.drain_end = W.now + W.conf->grace_ms;
+	listeners_watch(0);
+	for (i = 0; i < W.nlisten; i++)
+		close(W.lobj[i].fd);
+	W.nlisten = 0;
+	wlog(0, "draining %d connection%s", W.nconns, W.nconns == 1 ? "" :
+	    "s");
+}
+
+/* The grace period is over: whatever is still open is cut. */
+static void
+drain_end(void)
+{
+	struct conn *c;
+	int k, i;
+
+	for (k = 0; k < W.nchunks; k++) {
+		c = W.chunks[k];
+		for (i = 0; i < CONN_CHUNK; i++)
+			if (c[i].cfd != -1)
+				conn_close(&c[i], RELAY_END_DRAIN, 1);
+	}
+}
+
+static void
+on_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(W.sig.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			wlog(0, "reloading servers");
+			servers_apply();
+		} else
+			drain_start();
+	}
+}
+
+static void
+title(void)
+{
+	int i, up = 0;
+
+	for (i = 0; i < W.lb.n; i++)
+		up += W.lb.srv[i]->up;
+	if (W.conf->workers > 1)
+		setproctitle("worker %d: %d conn%s, %d/%d up%s", W.id,
+		    W.nconns, W.nconns == 1 ? "" : "s", up, W.lb.n,
+		    W.draining ? ", draining" : "");
+	else
+		setproctitle("%d conn%s, %d/%d up%s", W.nconns,
+		    W.nconns == 1 ? "" : "s", up, W.lb.n,
+		    W.draining ? ", draining" : "");
+}
+
+static int
+worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
+{
+	struct epoll_event evs[256], ev;
+	sigset_t mask;
+	uint64_t seed;
+	int i, n, last_conns = -1;
+
+	memset(&W, 0, sizeof(W));
+	W.conf = cf;
+	W.sh = sh;
+	W.id = id;
+	W.now = now_ms();
+	if ((W.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return 1;
+	W.scratch = malloc(RELAY_BUFSZ);
+	W.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (id == 0 && cf->stats_fd != -1) {
+		W.pagecap = 256 * 1024;
+		W.page = malloc(W.pagecap);
+	}
+	if (W.scratch == NULL || (id == 0 && cf->stats_fd != -1 &&
+	    W.page == NULL))
+		return 1;
+	W.tl[T_HDR].ms = cf->accept_proxy >= 0 ? cf->hdr_ms : 0;
+	W.tl[T_CONN].ms = cf->connect_ms;
+	W.tl[T_IDLE].ms = cf->idle_ms;
+	arc4random_buf(&seed, sizeof(seed));
+	relay_lb_init(&W.lb, cf->algo, seed);
+	if (servers_apply() == -1)
+		return 1;
+	if (cf->max_per_ip > 0 || cf->rate_n > 0)
+		if ((W.limit = relay_limit_new(cf->max_per_ip, cf->rate_n,
+		    cf->rate_secs)) == NULL)
+			return 1;
+	W.health_gen = (uint32_t)-1;
+	health_sync();
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	W.sig.type = O_SIGNAL;
+	W.sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)(uintptr_t)&W.sig | TAG_OBJ;
+	epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.sig.fd, &ev);
+
+	/* Listeners: one per worker with SO_REUSEPORT, else all shared. */
+	for (i = 0; i < cf->nlfd; i++) {
+		if (cf->reuseport && i != id) {
+			close(cf->lfd[i]);
+			continue;
+		}
+		W.lobj[W.nlisten].type = O_LISTEN;
+		W.lobj[W.nlisten++].fd = cf->lfd[i];
+	}
+	W.paused = 1;
+	listeners_watch(1);
+	if (id == 0 && cf->stats_fd != -1) {
+		W.stats.type = O_STATS;
+		W.stats.fd = cf->stats_fd;
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)(uintptr_t)&W.stats | TAG_OBJ;
+		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.stats.fd, &ev);
+	} else if (cf->stats_fd != -1)
+		close(cf->stats_fd);
+	title();
+
+	for (;;) {
+		n = epoll_wait(W.epfd, evs, 256, next_timeout());
+		W.now = now_ms();
+		for (i = 0; i < n; i++) {
+			uint64_t d = evs[i].data.u64;
+			void *p = (void *)(uintptr_t)(d & ~(uint64_t)TAG_MASK);
+			int tag = (int)(d & TAG_MASK);
+			struct obj *o = p;
+
+			if (tag == TAG_CLIENT || tag == TAG_SERVER) {
+				if (((struct conn *)p)->cfd != -1)
+					on_conn(p, tag, evs[i].events);
+			} else if (tag == TAG_CHECK) {
+				struct relay_server *s = p;
+
+				if (s->chk_fd != -1)
+					check_result(s, relay_check_finish(s));
+			} else if (o->type == O_LISTEN)
+				on_accept(o);
+			else if (o->type == O_STATS)
+				stats_accept();
+			else if (o->type == O_STATCL)
+				stats_serve(o);
+			else if (o->type == O_SIGNAL)
+				on_signal();
+		}
+		expire();
+		while (W.dead != NULL) {
+			struct conn *c = W.dead;
+
+			W.dead = c->next;
+			c->next = W.free;
+			W.free = c;
+		}
+		if (W.retired != NULL)
+			servers_reap();
+		if (id == 0)
+			checks_run();
+		else
+			health_sync();
+		if (W.now >= W.tick) {
+			W.tick = W.now + 1000;
+			if (W.limit != NULL)
+				relay_limit_sweep(W.limit, W.now);
+			if (W.nconns != last_conns) {
+				last_conns = W.nconns;
+				title();
+			}
+		}
+		if (W.draining) {
+			if (W.now >= W.drain_end)
+				drain_end();
+			if (W.nconns == 0 || W.now >= W.drain_end) {
+				wlog(0, "drained, exiting");
+				return 0;
+			}
+		}
+	}
+}
+
+static volatile sig_atomic_t got_sig;
+
+static void
+on_sig(int sig)
+{
+	got_sig = sig;
+}
+
+/*
+ * Run the relay: one worker in this process, or -w N workers forked and
+ * watched (SIGHUP and SIGTERM passed on, a dead worker restarted).
+ * Returns the exit code.
+ */
+int
+relay_run(struct relay_conf *cf)
+{
+	struct relay_shared *sh;
+	struct sigaction sa;
+	sigset_t mask, old;
+	pid_t pid[256], p;
+	int i, st, stopping = 0;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (cf->workers <= 1)
+		return worker_run(cf, sh, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sig;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	for (i = 0; i < cf->workers; i++) {
+		if ((pid[i] = fork()) == -1)
+			return 1;
+		if (pid[i] == 0) {
+			signal(SIGCHLD, SIG_DFL);
+			_exit(worker_run(cf, sh, i));
+		}
+	}
+	setproctitle("master, %d workers", cf->workers);
+	for (;;) {
+		sigsuspend(&old);
+		if (got_sig == SIGHUP) {
+			got_sig = 0;
+			for (i = 0; i < cf->workers; i++)
+				if (pid[i] > 0)
+					kill(pid[i], SIGHUP);
+		} else if (got_sig == SIGTERM || got_sig == SIGINT) {
+			got_sig = 0;
+			stopping = 1;
+			for (i = 0; i < cf->workers; i++)
+				if (pid[i] > 0)
+					kill(pid[i], SIGTERM);
+		}
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (i = 0; i < cf->workers; i++)
+				if (pid[i] == p)
+					break;
+			if (i == cf->workers)
+				continue;
+			pid[i] = 0;
+			if (stopping)
+				continue;
+			if (cf->log != NULL && cf->verbose >= 1)
+				cf->log(0, "worker died, restarting it");
+			if ((pid[i] = fork()) == 0) {
+				signal(SIGCHLD, SIG_DFL);
+				sigprocmask(SIG_SETMASK, &old, NULL);
+				_exit(worker_run(cf, sh, i));
+			}
+		}
+		if (stopping) {
+			for (i = 0; i < cf->workers; i++)
+				if (pid[i] > 0)
+					break;
+			if (i == cf->workers)
+				return 0;
+		}
+	}
+}

@@ -1,0 +1,421 @@
+#!/usr/bin/env bats
+# pp-relay: one upstream, PROXY protocol on either side, refusals, limits,
+# half-close, operations (fd 0, systemd, pid file, drain, workers).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+# relay NAME ARGS...: start pp-relay in the background on a free port
+# (the variable LPORT) and wait for it.
+relay() {
+	local name=$1
+	shift
+	start_on_port LPORT "$name" pp-relay -l "127.0.0.1:@PORT@" "$@"
+}
+
+# A server that answers "NAME CLIENT" after reading an optional header.
+reply_server() {
+	start_on_port SPORT srv pp_py serve "s1:@PORT@"
+}
+
+# A server that records every byte it receives in $BATS_TEST_TMPDIR/cap.
+capture_server() {
+	: > "$BATS_TEST_TMPDIR/cap"
+	start_on_port SPORT cap socat -u \
+		"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
+		"OPEN:$BATS_TEST_TMPDIR/cap,creat,append"
+}
+
+# socat running CMD for each connection (SYSTEM), on SPORT.
+socat_server() {
+	start_on_port SPORT srv socat \
+		"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" "$1"
+}
+
+# The probe of start_on_port went through the relay NAME: wait until it
+# is logged, then empty the capture.
+settled() {
+	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/$1.err"
+	: > "$BATS_TEST_TMPDIR/cap"
+}
+
+setup() {
+	need_cmd socat python3
+}
+
+@test "pp-relay --help lists every option and exits 0" {
+	run -0 pp-relay --help
+	for o in listen connect accept-proxy optional trust max-header \
+	    send-proxy tlv crc32c pass-tlvs drop-tlv allow deny \
+	    max-conns-per-ip rate-per-ip max-conns header-timeout \
+	    connect-timeout idle-timeout grace usesrc stats workers user \
+	    pidfile quiet verbose version; do
+		assert_contains "$output" "--$o"
+	done
+}
+
+@test "pp-relay without -c is a usage error (64)" {
+	run -64 --separate-stderr pp-relay -l 127.0.0.1:1
+	assert_contains "$stderr" "pp-relay: -c UPSTREAM is required"
+	run -64 pp-relay -l 127.0.0.1:1 -c 127.0.0.1:2 --balance source
+	run -64 pp-relay -l 127.0.0.1:1 -c 127.0.0.1:2 --optional
+	run -64 --separate-stderr pp-relay -l 127.0.0.1:1 -c 127.0.0.1:2 -w 0
+	assert_contains "$stderr" "--workers"
+}
+
+@test "pp-relay -V prints the version" {
+	run -0 pp-relay -V
+	assert_contains "$output" "pp-relay "
+}
+
+@test "pp-relay relays both ways and logs one line per connection" {
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT"
+	run -0 socat -t 5 - "TCP:127.0.0.1:$LPORT,bind=127.0.0.9" <<< "hello"
+	assert_eq "$output" "hello"
+	wait_for 5 grep -q 'end=done' "$BATS_TEST_TMPDIR/r.err"
+	run grep -c 'client=127.0.0.9:[0-9]* peer=127.0.0.9:[0-9]* server=127.0.0.1:'"$SPORT"' up=6 down=6 ms=[0-9]* end=done' \
+		"$BATS_TEST_TMPDIR/r.err"
+	assert_eq "$output" "1"
+}
+
+@test "pp-relay --send-proxy tells the server the client's own address" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --send-proxy
+	run -0 pp_py clients "127.0.0.1:$LPORT" 3 --base 127.4.5.0
+	assert_eq "$output" "127.4.5.1 s1 127.4.5.1
+127.4.5.2 s1 127.4.5.2
+127.4.5.3 s1 127.4.5.3"
+}
+
+@test "pp-relay converts between every received and sent version" {
+	capture_server
+	local acc snd rport n=0
+	for acc in v1 v2 any; do
+		for snd in v1 v2; do
+			start_on_port rport "r$n" pp-relay -l "127.0.0.1:@PORT@" \
+				-c "127.0.0.1:$SPORT" "--accept-proxy=$acc" \
+				"--send-proxy=$snd"
+			settled "r$n"
+			if [ "$acc" = v2 ]; then
+				pp_py clients "127.0.0.1:$rport" 1 --base 192.0.2.0 \
+					--hdr v2 --data payload > /dev/null
+			else
+				pp_py clients "127.0.0.1:$rport" 1 --base 192.0.2.0 \
+					--hdr v1 --data payload > /dev/null
+			fi
+			wait_for 5 grep -q payload "$BATS_TEST_TMPDIR/cap"
+			run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
+			assert_eq "$(json_get "$output" .version)" "${snd#v}"
+			assert_eq "$(json_get "$output" .src.addr)" "192.0.2.1"
+			assert_eq "$(json_get "$output" .src.port)" "40000"
+			assert_eq "$(json_get "$output" .dst.port)" "80"
+			assert_eq "$(tail -c 7 "$BATS_TEST_TMPDIR/cap")" "payload"
+			n=$((n + 1))
+		done
+	done
+}
+
+@test "pp-relay --tlv and --crc32c build a checked v2 header" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --send-proxy=v2 --tlv alpn=h2 \
+		--tlv authority=example.com --crc32c
+	settled r
+	pp_py clients "127.0.0.1:$LPORT" 1 --data x > /dev/null
+	wait_file "$BATS_TEST_TMPDIR/cap"
+	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
+	assert_eq "$(json_get "$output" .crc32c)" "ok"
+	assert_eq "$(json_get "$output" .tlvs[0].value)" "h2"
+	assert_eq "$(json_get "$output" .tlvs[1].value)" "example.com"
+	assert_eq "$(json_get "$output" .src.addr)" "127.1.0.1"
+}
+
+@test "pp-relay --pass-tlvs passes TLVs on, drops one and recomputes CRC32C" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy=v2 --send-proxy=v2 \
+		--pass-tlvs --drop-tlv unique-id --tlv noop=0x00
+	settled r
+	# A v2 header with ALPN, UNIQUE_ID and a valid CRC32C, from pp-send.
+	pp-send -2 -n -s 198.51.100.4:1234 -d 203.0.113.9:443 \
+		--tlv alpn=h2 --tlv unique-id=abc --crc32c \
+		> "$BATS_TEST_TMPDIR/hdr"
+	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/hdr"
+	assert_eq "$(json_get "$output" .crc32c)" "ok"
+	{ cat "$BATS_TEST_TMPDIR/hdr"; printf 'data'; } |
+		socat -t 5 - "TCP:127.0.0.1:$LPORT"
+	wait_for 5 grep -q data "$BATS_TEST_TMPDIR/cap"
+	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
+	assert_eq "$(json_get "$output" .src.addr)" "198.51.100.4"
+	assert_eq "$(json_get "$output" .crc32c)" "ok"
+	assert_contains "$output" '"name":"alpn"'
+	assert_contains "$output" '"name":"noop"'
+	assert_not_contains "$output" '"name":"unique-id"'
+}
+
+@test "pp-relay refuses a malformed header: that connection only, upstream sees nothing" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy
+	# A good connection held open across the refusal.
+	exec 7<> "/dev/tcp/127.0.0.1/$LPORT"
+	printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nfirst ' >&7
+	run socat -t 2 - "TCP:127.0.0.1:$LPORT" <<< $'PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\nsecret'
+	assert_empty "$output"
+	wait_for 5 grep -q 'end=bad-header' "$BATS_TEST_TMPDIR/r.err"
+	printf 'second' >&7
+	exec 7>&-
+	wait_for 5 grep -q 'end=done' "$BATS_TEST_TMPDIR/r.err"
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/cap")" "first second"
+}
+
+@test "pp-relay refuses a header from an untrusted peer" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --trust 127.0.0.2
+	printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nsecret' |
+		socat -t 2 - "TCP:127.0.0.1:$LPORT,bind=127.0.0.3" || true
+	printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nok' |
+		socat -t 2 - "TCP:127.0.0.1:$LPORT,bind=127.0.0.2"
+	wait_for 5 grep -q 'end=untrusted' "$BATS_TEST_TMPDIR/r.err"
+	wait_for 5 grep -q 'end=done' "$BATS_TEST_TMPDIR/r.err"
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/cap")" "ok"
+	run grep 'end=untrusted' "$BATS_TEST_TMPDIR/r.err"
+	assert_contains "$output" "peer=127.0.0.3:"
+}
+
+@test "pp-relay --deny and --allow judge the address from the header" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --allow 192.0.2.0/24 \
+		--deny 192.0.2.66
+	printf 'PROXY TCP4 192.0.2.66 192.0.2.2 1 2\r\nA' |
+		socat -t 2 - "TCP:127.0.0.1:$LPORT" || true
+	printf 'PROXY TCP4 198.51.100.1 192.0.2.2 1 2\r\nB' |
+		socat -t 2 - "TCP:127.0.0.1:$LPORT" || true
+	printf 'PROXY TCP4 192.0.2.7 192.0.2.2 1 2\r\nC' |
+		socat -t 2 - "TCP:127.0.0.1:$LPORT"
+	wait_for 5 grep -q 'end=done' "$BATS_TEST_TMPDIR/r.err"
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/cap")" "C"
+	run grep -c 'end=denied' "$BATS_TEST_TMPDIR/r.err"
+	assert_eq "$output" "2"
+	run grep 'end=denied' "$BATS_TEST_TMPDIR/r.err"
+	assert_contains "$output" "client=192.0.2.66:1 "
+	assert_contains "$output" "client=198.51.100.1:1 "
+}
+
+@test "pp-relay closes a connection whose header does not come in time" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 0.5
+	local t0=$SECONDS
+	run socat -T 5 - "TCP:127.0.0.1:$LPORT" < <(printf 'PROXY TCP4'; sleep 3)
+	[ $((SECONDS - t0)) -le 2 ]
+	wait_for 5 grep -q 'end=header-timeout' "$BATS_TEST_TMPDIR/r.err"
+	assert_empty "$(cat "$BATS_TEST_TMPDIR/cap")"
+}
+
+@test "pp-relay --optional passes a connection without a header through" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --optional \
+		--trust 127.0.0.0/8 --send-proxy
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.6.0.0 --data GET
+	assert_eq "$output" "127.6.0.1 s1 127.6.0.1"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.0 --hdr v1
+	assert_eq "$output" "192.0.2.1 s1 192.0.2.1"
+}
+
+@test "pp-relay passes a half-close on: the whole answer comes back" {
+	# The server answers only after the client finished sending.
+	socat_server "SYSTEM:cat >/dev/null; sleep 0.2; seq 1 20000"
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy
+	# Header, request and FIN arrive before the upstream connect is done.
+	run -0 socat -t 5 - "TCP:127.0.0.1:$LPORT" \
+		< <(printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nrequest')
+	assert_eq "$(printf '%s\n' "$output" | tail -1)" "20000"
+	assert_eq "$(printf '%s\n' "$output" | wc -l)" "20000"
+}
+
+@test "pp-relay --max-conns-per-ip refuses one address, serves the others" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --max-conns-per-ip 2
+	start_bg hold pp_py hold "127.0.0.1:$LPORT" 3 127.7.0.1
+	wait_file "$BATS_TEST_TMPDIR/hold.out"
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/hold.out")" "held 2"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 2 --base 127.7.0.1
+	assert_eq "$output" "127.7.0.2 s1 None
+127.7.0.3 s1 None"
+	grep -q 'client=127.7.0.1:.*end=limit' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay --rate-per-ip counts new connections per address in the header" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --send-proxy \
+		--rate-per-ip 3/60
+	local i
+	for i in 1 2 3 4; do
+		pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.0 --hdr v1
+	done > "$BATS_TEST_TMPDIR/out"
+	run -0 head -3 "$BATS_TEST_TMPDIR/out"
+	assert_eq "$output" "192.0.2.1 s1 192.0.2.1
+192.0.2.1 s1 192.0.2.1
+192.0.2.1 s1 192.0.2.1"
+	assert_contains "$(tail -1 "$BATS_TEST_TMPDIR/out")" "192.0.2.1 !"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.1 --hdr v1
+	assert_eq "$output" "192.0.2.2 s1 192.0.2.2"
+}
+
+@test "pp-relay --idle-timeout closes a silent connection" {
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT" --idle-timeout 0.5
+	local t0=$SECONDS
+	run socat -T 10 - "TCP:127.0.0.1:$LPORT" < <(echo hi; sleep 5)
+	[ $((SECONDS - t0)) -le 3 ]
+	wait_for 5 grep -q 'end=idle-timeout' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay -l - takes the listening socket on fd 0" {
+	reply_server
+	start_on_port LPORT fd0 python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+os.dup2(s.fileno(), 0)
+os.execvp("pp-relay", ["pp-relay", "-l", "-", "-c", sys.argv[2], "--send-proxy"])
+' @PORT@ "127.0.0.1:$SPORT"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.0.0
+	assert_eq "$output" "127.8.0.1 s1 127.8.0.1"
+}
+
+@test "pp-relay honours systemd LISTEN_FDS" {
+	reply_server
+	start_on_port LPORT sd python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "1"
+os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
+' @PORT@ "127.0.0.1:$SPORT"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.1.0
+	assert_eq "$output" "127.8.1.1 s1 127.8.1.1"
+}
+
+@test "pp-relay --pidfile writes the pid and refuses a second copy" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --pidfile "$BATS_TEST_TMPDIR/pid"
+	wait_file "$BATS_TEST_TMPDIR/pid"
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/pid")" "$r_pid"
+	run -1 --separate-stderr pp-relay -l "127.0.0.1:$(free_port)" \
+		-c "127.0.0.1:$SPORT" --pidfile "$BATS_TEST_TMPDIR/pid"
+	assert_contains "$stderr" "already running, pid $r_pid"
+}
+
+@test "pp-relay shows its state in the process title" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT"
+	wait_for 5 sh -c "ps -o args= -p $r_pid | grep -q 'pp-relay: 0 conns, 1/1 up'"
+}
+
+@test "pp-relay -w 2 runs two workers on one port" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --send-proxy -w 2 -q
+	wait_for 5 sh -c "[ \$(pgrep -P $r_pid | wc -l) -eq 2 ]"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 20 --base 127.9.0.0 --parallel 4
+	assert_eq "$(grep -c ' s1 127.9.0.' <<< "$output")" "20"
+}
+
+@test "pp-relay drains on SIGTERM: a transfer in flight completes" {
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT"
+	head -c 300000 /dev/urandom > "$BATS_TEST_TMPDIR/data"
+	# A slow client: the transfer spans the SIGTERM.
+	(for i in 1 2 3; do head -c 100000; sleep 0.5; done \
+		< "$BATS_TEST_TMPDIR/data") |
+		socat -t 5 - "TCP:127.0.0.1:$LPORT" > "$BATS_TEST_TMPDIR/back" &
+	local cl=$!
+	sleep 0.3
+	kill -TERM "$r_pid"
+	sleep 0.2
+	# No new connections once draining.
+	run ! socat -t 1 - "TCP:127.0.0.1:$LPORT" <<< "late"
+	wait "$cl"
+	cmp "$BATS_TEST_TMPDIR/data" "$BATS_TEST_TMPDIR/back"
+	wait_for 5 sh -c "! kill -0 $r_pid"
+	grep -q 'end=drain' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay reads a header split across segments" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --send-proxy
+	run -0 socat -t 5 - "TCP:127.0.0.1:$LPORT" < <(printf 'PROXY TCP4 19'; \
+		sleep 0.3; printf '2.0.2.9 192.0.2.2 '; sleep 0.3; printf '1 2\r\n')
+	assert_eq "$output" "s1 192.0.2.9"
+}
+
+@test "pp-relay --max-conns holds new clients in the queue until one ends" {
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT" --max-conns 1 -q
+	exec 7<> "/dev/tcp/127.0.0.1/$LPORT"
+	printf 'one\n' >&7
+	read -r -t 5 line <&7
+	assert_eq "$line" "one"
+	# The second connection is queued by the kernel, not served.
+	# (fd 7 closed in the background job, or it keeps "one" open)
+	(printf 'two\n'; sleep 3) 7>&- | socat -T 5 - "TCP:127.0.0.1:$LPORT" \
+		> "$BATS_TEST_TMPDIR/two" 7>&- &
+	sleep 0.5
+	assert_empty "$(cat "$BATS_TEST_TMPDIR/two")"
+	exec 7>&-
+	wait_for 5 grep -q two "$BATS_TEST_TMPDIR/two"
+}
+
+@test "pp-relay out of file descriptors refuses without spinning, then recovers" {
+	socat_server EXEC:cat
+	start_on_port LPORT r sh -c \
+		'ulimit -n 24; exec pp-relay -l 127.0.0.1:@PORT@ -c 127.0.0.1:'"$SPORT"
+	start_bg hold pp_py hold "127.0.0.1:$LPORT" 30 127.0.0.1
+	wait_file "$BATS_TEST_TMPDIR/hold.out"
+	wait_for 5 grep -q 'out of file descriptors' "$BATS_TEST_TMPDIR/r.err"
+	# CPU time used over one second while the clients wait: no spinning.
+	local t1 t2
+	t1=$(awk '{ print $14 + $15 }' "/proc/$r_pid/stat")
+	sleep 1
+	t2=$(awk '{ print $14 + $15 }' "/proc/$r_pid/stat")
+	[ $((t2 - t1)) -lt 20 ]
+	pkill -TERM -P "$hold_pid"; stop_pid "$hold_pid" || true
+	run -0 socat -t 5 - "TCP:127.0.0.1:$LPORT" <<< "again"
+	assert_eq "$output" "again"
+}
+
+@test "pp-relay --usesrc clientip connects from the client's address" {
+	need_root "IP_TRANSPARENT needs CAP_NET_ADMIN"
+	socat_server 'SYSTEM:echo $SOCAT_PEERADDR'
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --usesrc clientip
+	run -0 socat -t 5 - "TCP:127.0.0.1:$LPORT" \
+		< <(printf 'PROXY TCP4 127.0.0.93 127.0.0.1 1000 80\r\n')
+	assert_eq "$output" "127.0.0.93"
+}
+
+@test "pp-relay -u drops privileges after binding" {
+	need_root "only root can change user"
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT" -u nobody
+	assert_eq "$(ps -o user= -p "$r_pid")" "nobody"
+	run -0 socat -t 5 - "TCP:127.0.0.1:$LPORT" <<< "hi"
+	assert_eq "$output" "hi"
+	run -64 pp-relay -l 127.0.0.1:1 -c 127.0.0.1:2 -u no-such-user-here
+}
+
+@test "every option of pp-relay --help is in pp-relay(1), and back" {
+	local o
+	for o in $(pp-relay --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
+		grep -q -- "\*${o}\*" "$PP_TOP/man/pp-relay.1.scd" ||
+			{ echo "missing in the man page: $o" >&2; return 1; }
+	done
+	for o in $(grep -o -- '\*--[a-z0-9-]*\*' "$PP_TOP/man/pp-relay.1.scd" |
+	    tr -d '*' | sort -u); do
+		pp-relay --help | grep -q -- "$o" ||
+			{ echo "missing in --help: $o" >&2; return 1; }
+	done
+}
