@@ -464,6 +464,10 @@ relay_main(int argc, char *argv[], int balance)
 		    == -1)
 			err(EX_NOINPUT, "--servers-file %s", cf.servers_file);
 	}
+	/* IP_TRANSPARENT needs CAP_NET_ADMIN on every upstream socket. */
+	if (cf.usesrc && user != NULL)
+		errx(EX_USAGE, "--usesrc and -u: binding the client's address "
+		    "needs privileges that -u drops");
 	if (cf.accept_proxy < 0 && (cf.optional || cf.ntrust > 0 ||
 	    cf.pass_tlvs))
 		errx(EX_USAGE, "%s needs --accept-proxy", cf.optional ?

@@ -376,3 +376,10 @@ setup() {
 			{ echo "missing in --help: $o" >&2; return 1; }
 	done
 }
+
+@test "pp-balance refuses --usesrc with -u, which would drop the privilege it needs" {
+	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2 \
+	    --usesrc clientip -u nobody
+	assert_empty "$output"
+	assert_contains "$stderr" "pp-balance: --usesrc and -u"
+}
