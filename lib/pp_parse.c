@@ -144,29 +144,29 @@ is_addr_char(uint8_t c)
 /*
  * The fast path for a complete, valid TCP4 line, the most common header
  * there is.  It accepts a subset of what the general code below accepts
- * and says nothing about anything else: on any doubt it returns NULL and
- * the general code decides, with the precise error.
+ * and says nothing about anything else: on any doubt it returns 0 and the
+ * general code decides, with the precise error.  The line's CR is found
+ * first, so the digit loops need no bounds check: the CR stops them.
  */
 static const uint8_t *
-fast_num(const uint8_t *q, const uint8_t *end, unsigned max, unsigned *v,
-    uint8_t delim)
+fast_num(const uint8_t *q, unsigned max, unsigned *v, uint8_t delim)
 {
 	const uint8_t *first = q;
 	unsigned d;
 
 	*v = 0;
-	while (q < end && (d = (unsigned)(*q - '0')) <= 9 && q - first < 5) {
+	while ((d = (unsigned)(*q - '0')) <= 9 && q - first < 5) {
 		*v = *v * 10 + d;
 		q++;
 	}
 	if (*v > max || q == first || (q - first > 1 && *first == '0') ||
-	    q >= end || *q != delim)
+	    *q != delim)
 		return NULL;
 	return q + 1;
 }
 
 static const uint8_t *
-fast_inet4(const uint8_t *q, const uint8_t *end, struct sockaddr_storage *ss)
+fast_inet4(const uint8_t *q, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	uint8_t a[4];
@@ -174,7 +174,7 @@ fast_inet4(const uint8_t *q, const uint8_t *end, struct sockaddr_storage *ss)
 	int k;
 
 	for (k = 0; k < 4; k++) {
-		if ((q = fast_num(q, end, 255, &v, k < 3 ? '.' : ' ')) == NULL)
+		if ((q = fast_num(q, 255, &v, k < 3 ? '.' : ' ')) == NULL)
 			return NULL;
 		a[k] = (uint8_t)v;
 	}
@@ -187,14 +187,17 @@ fast_inet4(const uint8_t *q, const uint8_t *end, struct sockaddr_storage *ss)
 static int
 fast_tcp4(const uint8_t *p, size_t len, struct pp_header *h)
 {
-	const uint8_t *q = p + 11, *end = p + len;	/* after "PROXY TCP4 " */
+	const uint8_t *q = p + 11, *cr;	/* after "PROXY TCP4 " */
 	unsigned sport, dport;
+	size_t n = len < PP_V1_MAX ? len : PP_V1_MAX;
 
-	if ((q = fast_inet4(q, end, &h->src)) == NULL ||
-	    (q = fast_inet4(q, end, &h->dst)) == NULL ||
-	    (q = fast_num(q, end, 65535, &sport, ' ')) == NULL ||
-	    (q = fast_num(q, end, 65535, &dport, '\r')) == NULL ||
-	    q >= end || *q != '\n')
+	if ((cr = memchr(q, '\r', n - 11)) == NULL || cr + 1 >= p + n ||
+	    cr[1] != '\n')
+		return 0;
+	if ((q = fast_inet4(q, &h->src)) == NULL ||
+	    (q = fast_inet4(q, &h->dst)) == NULL ||
+	    (q = fast_num(q, 65535, &sport, ' ')) == NULL ||
+	    (q = fast_num(q, 65535, &dport, '\r')) == NULL || q != cr + 1)
 		return 0;
 	((struct sockaddr_in *)&h->src)->sin_port = htons((uint16_t)sport);
 	((struct sockaddr_in *)&h->dst)->sin_port = htons((uint16_t)dport);
@@ -207,7 +210,7 @@ fast_tcp4(const uint8_t *p, size_t len, struct pp_header *h)
 	h->tlv = NULL;
 	h->tlv_len = 0;
 	h->need = h->err_off = 0;
-	h->hdr_len = (uint32_t)(q + 1 - p);
+	h->hdr_len = (uint32_t)(cr + 2 - p);
 	return (int)h->hdr_len;
 }
 
