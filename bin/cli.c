@@ -845,3 +845,40 @@ cli_endpoints(int fd, struct sockaddr_storage *remote,
 		*from = e.from;
 	return 1;
 }
+
+int
+cli_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+cli_copy(int in, int out)
+{
+	static char buf[128 * 1024];
+	ssize_t n;
+
+	for (;;) {
+		n = read(in, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			err(1, "stdin");
+		if (n == 0)
+			break;
+		if (cli_write_all(out, buf, (size_t)n) != 0)
+			err(1, "stdout");
+	}
+}

@@ -91,6 +91,12 @@ int	cli_endpoints(int fd, struct sockaddr_storage *remote,
 	    struct sockaddr_storage *local, int *transport, const char **from,
 	    int ucspi);
 
+/* write(2) all of buf, retrying short writes: 0, or -1 with errno set. */
+int	cli_write_all(int fd, const void *buf, size_t len);
+
+/* Copy in to out until end of input; exits 1 on a read or write error. */
+void	cli_copy(int in, int out);
+
 /* Hex text to bytes: returns the byte count or -1; spaces are skipped. */
 long	cli_unhex(const char *hex, uint8_t *out, size_t cap);
 

@@ -111,24 +111,6 @@ struct ends {
 };
 
 static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 connect_to(const char *name, const struct sockaddr_storage *sa,
     int timeout_s)
 {
@@ -165,29 +147,6 @@ done:
 	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK) == -1)
 		err(1, "fcntl");
 	return s;
-}
-
-/* Filter mode: stdin to stdout until EOF. */
-static void
-copy_stdin(void)
-{
-	char *buf;
-	ssize_t n;
-
-	if ((buf = malloc(BUFSZ)) == NULL)
-		err(1, "malloc");
-	for (;;) {
-		n = read(STDIN_FILENO, buf, BUFSZ);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			err(1, "stdin");
-		if (n == 0)
-			break;
-		if (write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
-			err(1, "stdout");
-	}
-	free(buf);
 }
 
 /* The relay of -c: one direction's state. */
@@ -533,17 +492,17 @@ main(int argc, char *argv[])
 		errx(EX_USAGE, "cannot build the header: %s", pp_strerror(len));
 
 	if (upstream == NULL) {
-		if (write_all(STDOUT_FILENO, hdr, (size_t)len) != 0)
+		if (cli_write_all(STDOUT_FILENO, hdr, (size_t)len) != 0)
 			err(1, "stdout");
 		free(hdr);
 		free(store);
 		if (!header_only)
-			copy_stdin();
+			cli_copy(STDIN_FILENO, STDOUT_FILENO);
 		return 0;
 	}
 
 	up = connect_to(upstream, &upaddr, timeout_s);
-	if (write_all(up, hdr, (size_t)len) != 0)
+	if (cli_write_all(up, hdr, (size_t)len) != 0)
 		err(EX_UNAVAILABLE, "%s", upstream);
 	free(hdr);
 	free(store);

@@ -22,7 +22,6 @@
 
 #include "cli.h"
 
-#define BUFSZ		(128 * 1024)
 #define MAXTRUST	64
 #define MAXHDR_DFLT	4096
 
@@ -74,24 +73,6 @@ help(void)
 	    "                         (repeatable; IPv4 or IPv6)\n"
 	    "  -h, --help             this text;  -V, --version\n", stdout);
 	exit(0);
-}
-
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The environment as lines for -e, grown as needed. */
@@ -157,32 +138,9 @@ write_envfile(const char *path, const struct pp_header *h,
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644)) == -1)
 		err(1, "%s", path);
-	if (write_all(fd, ef.buf, ef.len) != 0 || close(fd) != 0)
+	if (cli_write_all(fd, ef.buf, ef.len) != 0 || close(fd) != 0)
 		err(1, "%s", path);
 	free(ef.buf);
-}
-
-/* The rest of stdin to stdout. */
-static void
-copy_stdin(void)
-{
-	char *buf;
-	ssize_t n;
-
-	if ((buf = malloc(BUFSZ)) == NULL)
-		err(1, "malloc");
-	for (;;) {
-		n = read(STDIN_FILENO, buf, BUFSZ);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			err(1, "stdin");
-		if (n == 0)
-			break;
-		if (write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
-			err(1, "stdout");
-	}
-	free(buf);
 }
 
 /*
@@ -210,9 +168,9 @@ feed_prefix(const uint8_t *pre, size_t n)
 		if (dup2(p[1], STDOUT_FILENO) == -1)
 			_exit(1);
 		close(p[1]);
-		if (write_all(STDOUT_FILENO, pre, n) != 0)
+		if (cli_write_all(STDOUT_FILENO, pre, n) != 0)
 			_exit(1);
-		copy_stdin();
+		cli_copy(STDIN_FILENO, STDOUT_FILENO);
 		_exit(0);
 	}
 	close(p[1]);
@@ -345,10 +303,10 @@ main(int argc, char *argv[])
 		    have_peer ? &local : NULL);
 
 	if (argc == 0) {
-		if (prefix > 0 && write_all(STDOUT_FILENO, buf, prefix) != 0)
+		if (prefix > 0 && cli_write_all(STDOUT_FILENO, buf, prefix) != 0)
 			err(1, "stdout");
 		free(buf);
-		copy_stdin();
+		cli_copy(STDIN_FILENO, STDOUT_FILENO);
 		return 0;
 	}
 
