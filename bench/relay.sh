@@ -1,30 +1,34 @@
 #!/bin/bash
 # The relay benchmark: the same load through direct connections, socat,
-# HAProxy (mode tcp, nbthread 1), pp-relay and pp-balance (2 servers), in
+# HAProxy (mode tcp, nbthread as workers), pp-relay and pp-balance (2 servers), in
 # one run, printed as ratios to HAProxy.
 #
 #	bench/relay.sh -o BUILDDIR [-d SECONDS] [-r RUNS] [-n IDLE] [-c CONC]
+#	    [-w WORKERS]
 #
 # bulk:  one stream, as fast as it goes, Gbit/s (median of RUNS).
 # conn:  CONC clients in a loop of connect, 64 bytes each way, close:
 #        connections/s, p50 and p99 latency (median of RUNS).
 # idle:  IDLE connections open at once (one exchange each), RSS of the
 #        relay's processes, and its growth per connection.
+# -w: pp-relay and pp-balance run WORKERS workers, HAProxy as many
+# threads (nbthread), socat forks per connection anyway.
 # Load and servers are bench_load (one epoll loop each, C).  The machine
 # is shared by client, relay and server: compare ratios within a run.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=build secs=3 runs=3 nidle=5000 conc=32
-while getopts c:d:ho:n:r: opt; do
+build=build secs=3 runs=3 nidle=5000 conc=32 workers=1
+while getopts c:d:ho:n:r:w: opt; do
 	case $opt in
+	w) workers=$OPTARG ;;
 	c) conc=$OPTARG ;;
 	d) secs=$OPTARG ;;
 	n) nidle=$OPTARG ;;
 	o) build=$OPTARG ;;
 	r) runs=$OPTARG ;;
 	*) echo "usage: bench/relay.sh -o BUILDDIR [-d SECONDS] [-r RUNS]" \
-		"[-n IDLE] [-c CONC]" >&2; exit 64 ;;
+		"[-n IDLE] [-c CONC] [-w WORKERS]" >&2; exit 64 ;;
 	esac
 done
 case $build in /*) ;; *) build=$top/$build ;; esac
@@ -91,7 +95,7 @@ start_target() {
 	haproxy)
 		cat > "$tmp/h$lp.cfg" <<-EOF
 		global
-		    nbthread 1
+		    nbthread $workers
 		    maxconn $((nidle + 1000))
 		defaults
 		    mode tcp
@@ -107,9 +111,9 @@ start_target() {
 		EOF
 		haproxy -db -f "$tmp/h$lp.cfg" 2>/dev/null & ;;
 	pp-relay)
-		"$bin/pp-relay" -q -l "127.0.0.1:$lp" -c "127.0.0.1:$s1" & ;;
+		"$bin/pp-relay" -q -w "$workers" -l "127.0.0.1:$lp" -c "127.0.0.1:$s1" & ;;
 	pp-balance)
-		"$bin/pp-balance" -q -l "127.0.0.1:$lp" \
+		"$bin/pp-balance" -q -w "$workers" -l "127.0.0.1:$lp" \
 			-s "127.0.0.1:$s1" -s "127.0.0.1:$s2" & ;;
 	esac
 	tpid=$!
