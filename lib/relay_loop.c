@@ -21,6 +21,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -1508,6 +1509,24 @@ on_sig(int sig)
 }
 
 /*
+ * Start worker i.  It keeps the master's signals blocked until its own
+ * signalfd takes them, so a SIGTERM sent right after the fork is not lost
+ * to the master's handler, and it is told SIGTERM if the master dies.
+ */
+static pid_t
+worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
+{
+	pid_t pid, master = getpid();
+
+	if ((pid = fork()) != 0)
+		return pid;
+	signal(SIGCHLD, SIG_DFL);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
+		_exit(0);
+	_exit(worker_run(cf, sh, i));
+}
+
+/*
  * Run the relay: one worker in this process, or -w N workers forked and
  * watched (SIGHUP and SIGTERM passed on, a dead worker restarted).
  * Returns the exit code.
@@ -1541,14 +1560,9 @@ relay_run(struct relay_conf *cf)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, &old);
-	for (i = 0; i < cf->workers; i++) {
-		if ((pid[i] = fork()) == -1)
+	for (i = 0; i < cf->workers; i++)
+		if ((pid[i] = worker_fork(cf, sh, i)) == -1)
 			return 1;
-		if (pid[i] == 0) {
-			signal(SIGCHLD, SIG_DFL);
-			_exit(worker_run(cf, sh, i));
-		}
-	}
 	setproctitle("master, %d workers", cf->workers);
 	for (;;) {
 		sigsuspend(&old);
@@ -1571,15 +1585,18 @@ relay_run(struct relay_conf *cf)
 			if (i == cf->workers)
 				continue;
 			pid[i] = 0;
-			if (stopping)
+			/*
+			 * A worker that ended on its own terms (drained after
+			 * a SIGTERM of its own, exit 0) stays ended; one that
+			 * crashed is replaced.
+			 */
+			if (stopping || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+			    (WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM ||
+			    WTERMSIG(st) == SIGINT)))
 				continue;
 			if (cf->log != NULL && cf->verbose >= 1)
 				cf->log(0, "worker died, restarting it");
-			if ((pid[i] = fork()) == 0) {
-				signal(SIGCHLD, SIG_DFL);
-				sigprocmask(SIG_SETMASK, &old, NULL);
-				_exit(worker_run(cf, sh, i));
-			}
+			pid[i] = worker_fork(cf, sh, i);
 		}
 		if (stopping) {
 			for (i = 0; i < cf->workers; i++)

@@ -419,3 +419,20 @@ os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
 			{ echo "missing in --help: $o" >&2; return 1; }
 	done
 }
+
+@test "pp-relay -w 2 replaces a crashed worker, and its workers end with the master" {
+	local w1 w2
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" -w 2 -q
+	wait_for 5 sh -c "[ \$(pgrep -P $r_pid | wc -l) -eq 2 ]"
+	w1=$(pgrep -P "$r_pid" | head -n 1)
+	kill -KILL "$w1"
+	wait_for 5 sh -c "[ \$(pgrep -P $r_pid | wc -l) -eq 2 ] &&
+	    ! pgrep -P $r_pid | grep -qx $w1"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 4 --base 127.9.1.0
+	w2=$(pgrep -P "$r_pid")
+	kill -KILL "$r_pid"
+	for w1 in $w2; do
+		wait_for 5 sh -c "! kill -0 $w1"
+	done
+}
