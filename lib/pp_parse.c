@@ -148,8 +148,9 @@ is_addr_char(uint8_t c)
  * general code decides, with the precise error.  The line's CR is found
  * first, so the digit loops need no bounds check: the CR stops them.
  */
-static const uint8_t *
-fast_num(const uint8_t *q, unsigned max, unsigned *v, uint8_t delim)
+/* A port: 1 to 5 digits, no leading zero, at most 65535, then delim. */
+static inline const uint8_t *
+fast_port(const uint8_t *q, unsigned *v, uint8_t delim)
 {
 	const uint8_t *first = q;
 	unsigned d;
@@ -159,25 +160,52 @@ fast_num(const uint8_t *q, unsigned max, unsigned *v, uint8_t delim)
 		*v = *v * 10 + d;
 		q++;
 	}
-	if (*v > max || q == first || (q - first > 1 && *first == '0') ||
+	if (*v > 65535 || q == first || (q - first > 1 && *first == '0') ||
 	    *q != delim)
 		return NULL;
 	return q + 1;
 }
 
-static const uint8_t *
+/*
+ * An octet: 1 to 3 digits, no leading zero, at most 255, then delim.
+ * Each byte is read only after a digit, so never past the CR.
+ */
+static inline const uint8_t *
+fast_octet(const uint8_t *q, uint8_t *out, uint8_t delim)
+{
+	unsigned d0 = (unsigned)(q[0] - '0'), d1, d2, v;
+
+	if (d0 > 9)
+		return NULL;
+	if ((d1 = (unsigned)(q[1] - '0')) > 9) {
+		v = d0;
+		q += 1;
+	} else if (d0 == 0) {
+		return NULL;
+	} else if ((d2 = (unsigned)(q[2] - '0')) > 9) {
+		v = d0 * 10 + d1;
+		q += 2;
+	} else {
+		v = d0 * 100 + d1 * 10 + d2;
+		q += 3;
+	}
+	if (v > 255 || *q != delim)
+		return NULL;
+	*out = (uint8_t)v;
+	return q + 1;
+}
+
+static inline const uint8_t *
 fast_inet4(const uint8_t *q, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	uint8_t a[4];
-	unsigned v;
-	int k;
 
-	for (k = 0; k < 4; k++) {
-		if ((q = fast_num(q, 255, &v, k < 3 ? '.' : ' ')) == NULL)
-			return NULL;
-		a[k] = (uint8_t)v;
-	}
+	if ((q = fast_octet(q, &a[0], '.')) == NULL ||
+	    (q = fast_octet(q, &a[1], '.')) == NULL ||
+	    (q = fast_octet(q, &a[2], '.')) == NULL ||
+	    (q = fast_octet(q, &a[3], ' ')) == NULL)
+		return NULL;
 	sin->sin_family = AF_INET;
 	memcpy(&sin->sin_addr, a, 4);
 	memset(sin->sin_zero, 0, sizeof(sin->sin_zero));
@@ -196,8 +224,8 @@ fast_tcp4(const uint8_t *p, size_t len, struct pp_header *h)
 		return 0;
 	if ((q = fast_inet4(q, &h->src)) == NULL ||
 	    (q = fast_inet4(q, &h->dst)) == NULL ||
-	    (q = fast_num(q, 65535, &sport, ' ')) == NULL ||
-	    (q = fast_num(q, 65535, &dport, '\r')) == NULL || q != cr + 1)
+	    (q = fast_port(q, &sport, ' ')) == NULL ||
+	    (q = fast_port(q, &dport, '\r')) == NULL || q != cr + 1)
 		return 0;
 	((struct sockaddr_in *)&h->src)->sin_port = htons((uint16_t)sport);
 	((struct sockaddr_in *)&h->dst)->sin_port = htons((uint16_t)dport);
@@ -639,5 +667,25 @@ pp_parse_version(const void *buf, size_t len, int version,
 int
 pp_parse(const void *buf, size_t len, struct pp_header *h)
 {
+	/*
+	 * The most common header of all, v2 PROXY TCP over IPv4 without
+	 * TLVs (HAProxy's send-proxy-v2), is 16 known bytes and an address
+	 * block: one comparison decides it.
+	 */
+	if (len >= PP_V2_FIXED + 12 &&
+	    memcmp(buf, PP_V2_SIG "\x21\x11\x00\x0c", PP_V2_FIXED) == 0) {
+		v2_inet((const uint8_t *)buf + PP_V2_FIXED, h);
+		h->version = 2;
+		h->command = PP_V2_CMD_PROXY;
+		h->family = PP_V2_FAM_INET;
+		h->transport = PP_V2_TRANS_STREAM;
+		h->crc32c = PP_CRC_ABSENT;
+		h->has_addr = 1;
+		h->tlv = (const uint8_t *)buf + PP_V2_FIXED + 12;
+		h->tlv_len = 0;
+		h->hdr_len = PP_V2_FIXED + 12;
+		h->err_off = h->need = 0;
+		return PP_V2_FIXED + 12;
+	}
 	return pp_parse_version(buf, len, 0, h);
 }
