@@ -240,7 +240,7 @@ relay_main(int argc, char *argv[], int balance)
 	struct pidfh *pfh = NULL;
 	char *spec1 = NULL, *slash;
 	long long v;
-	int ch, i, rc, saw_send = 0, saw_check = 0;
+	int ch, i, rc, saw_send = 0;
 	pid_t other;
 
 	balance_mode = balance;
@@ -396,7 +396,6 @@ relay_main(int argc, char *argv[], int balance)
 				usage();
 			if (relay_server_parse(optarg, &probe, 0, &why) == -1)
 				errx(EX_USAGE, "--server %s: %s", optarg, why);
-			saw_check |= probe.check;
 			cf.srv_spec[cf.nspec++] = optarg;
 			break;
 		case 'S':
@@ -564,14 +563,12 @@ relay_main(int argc, char *argv[], int balance)
 			if (relay_server_parse(p, &probe, 0, &why) == -1)
 				errx(EX_USAGE, "%s:%d: %s", cf.servers_file,
 				    lineno, why);
-			saw_check |= probe.check;
 			n++;
 		}
 		fclose(fp);
 		if (n > RELAY_MAXSRV)
 			errx(EX_USAGE, "at most %d servers", RELAY_MAXSRV);
 	}
-	(void)saw_check;
 	setproctitle("starting");
 	rc = relay_run(&cf);
 	if (pfh != NULL)
