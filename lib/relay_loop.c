@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +106,7 @@ struct worker {
 	int		id;
 	int		epfd;
 	int		spare;		/* for accept-and-close on EMFILE */
+	int		fd_limit;	/* RLIMIT_NOFILE, 0 when unknown */
 	int64_t		now;
 	struct relay_lb	lb;
 	struct relay_limit *limit;
@@ -396,6 +399,14 @@ conn_unserve(struct conn *c)
 	}
 	c->srv = NULL;
 	server_release(s);
+}
+
+/* Said once per spell of exhaustion; a served connection ends the spell. */
+static void
+fds_exhausted(void)
+{
+	if (!W.emfile_logged++)
+		wlog(0, "out of file descriptors: refusing connections");
 }
 
 static void
@@ -741,7 +752,12 @@ conn_connect(struct conn *c)
 	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
-		conn_retry(c);
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Not the server's fault, and no other would do. */
+			fds_exhausted();
+			conn_refuse(c, RELAY_END_ERROR);
+		} else
+			conn_retry(c);
 		return;
 	}
 	c->sfd = fd;
@@ -897,9 +913,7 @@ on_accept(struct obj *o)
 				 * readable.  Accept with the spare one and
 				 * close at once, so the loop cannot spin.
 				 */
-				if (!W.emfile_logged++)
-					wlog(0, "out of file descriptors: "
-					    "refusing connections");
+				fds_exhausted();
 				if (W.spare != -1) {
 					close(W.spare);
 					fd = accept(o->fd, NULL, NULL);
@@ -916,6 +930,17 @@ on_accept(struct obj *o)
 			if (errno == ECONNABORTED || errno == EINTR)
 				continue;
 			return;
+		}
+		/*
+		 * The lowest free descriptor was the last one: its server
+		 * socket cannot be had, so shed it now rather than after a
+		 * failed connect.
+		 */
+		if (W.fd_limit > 0 && fd >= W.fd_limit - 1) {
+			fds_exhausted();
+			rst(fd);
+			close(fd);
+			continue;
 		}
 		W.emfile_logged = 0;
 		if ((c = conn_new()) == NULL) {
@@ -1374,6 +1399,7 @@ static int
 worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 {
 	struct epoll_event evs[256], ev;
+	struct rlimit rl;
 	sigset_t mask;
 	uint64_t seed;
 	int i, n, last_conns = -1;
@@ -1387,6 +1413,8 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		return 1;
 	W.scratch = malloc(RELAY_BUFSZ);
 	W.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX)
+		W.fd_limit = (int)rl.rlim_cur;
 	if (id == 0 && cf->stats_fd != -1) {
 		W.pagecap = 256 * 1024;
 		W.page = malloc(W.pagecap);
