@@ -544,30 +544,14 @@ relay_main(int argc, char *argv[], int balance)
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		err(1, "--pidfile %s", pidpath);
 
-	/* Check the servers once here, so that errors stop us at start. */
-	if (cf.servers_file != NULL) {
-		FILE *fp = fopen(cf.servers_file, "re");
-		char line[1024], *p;
-		int lineno = 0, n = cf.nspec;
+	/* Load the servers once here, so that errors stop us at start. */
+	{
+		struct relay_server *srv[RELAY_MAXSRV];
+		int n;
 
-		if (fp == NULL)
-			err(EX_NOINPUT, "--servers-file %s", cf.servers_file);
-		while (fgets(line, sizeof(line), fp) != NULL) {
-			lineno++;
-			line[strcspn(line, "#\r\n")] = '\0';
-			for (p = line; *p == ' ' || *p == '\t'; p++)
-				;
-			p[strcspn(p, " \t")] = '\0';
-			if (*p == '\0')
-				continue;
-			if (relay_server_parse(p, &probe, 0, &why) == -1)
-				errx(EX_USAGE, "%s:%d: %s", cf.servers_file,
-				    lineno, why);
-			n++;
-		}
-		fclose(fp);
-		if (n > RELAY_MAXSRV)
-			errx(EX_USAGE, "at most %d servers", RELAY_MAXSRV);
+		if (relay_servers_load(&cf, srv, &n, &why) == -1)
+			errx(EX_USAGE, "%s", why);
+		relay_servers_free(srv, n);
 	}
 	setproctitle("starting");
 	rc = relay_run(&cf);

@@ -203,5 +203,8 @@ int	relay_main(int argc, char *argv[], int balance);
 /* Server spec "ADDR[,weight=N][,send-proxy|send-proxy-v2][,check]..." */
 int	relay_server_parse(const char *spec, struct relay_server *s,
 	    int dflt_proxy, const char **why);
+int	relay_servers_load(const struct relay_conf *cf,
+	    struct relay_server **out, int *nout, const char **why);
+void	relay_servers_free(struct relay_server **srv, int n);
 
 #endif /* RELAY_H */

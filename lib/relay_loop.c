@@ -1157,68 +1157,6 @@ health_sync(void)
 	W.lb.dirty = 1;
 }
 
-/*
- * The server list: -s specs, then the servers file.  On reload, a server
- * with the same spec keeps its object (health, counters, connections);
- * one that left is retired and freed after its last connection.
- */
-static int
-servers_load(struct relay_server **out, int *nout, const char **why)
-{
-	static char errbuf[256];
-	struct relay_conf *cf = W.conf;
-	struct relay_server tmp;
-	char line[1024], *p;
-	FILE *fp;
-	int i, n = 0, lineno = 0;
-
-	for (i = 0; i < cf->nspec; i++) {
-		if (n == RELAY_MAXSRV)
-			return *why = "too many servers", -1;
-		if (relay_server_parse(cf->srv_spec[i], &tmp, cf->send_proxy,
-		    why) == -1)
-			return -1;
-		if ((out[n] = malloc(sizeof(tmp))) == NULL)
-			return *why = "out of memory", -1;
-		*out[n++] = tmp;
-	}
-	if (cf->servers_file != NULL) {
-		if ((fp = fopen(cf->servers_file, "re")) == NULL) {
-			snprintf(errbuf, sizeof(errbuf), "%s: %s",
-			    cf->servers_file, strerror(errno));
-			*why = errbuf;
-			goto fail;
-		}
-		while (fgets(line, sizeof(line), fp) != NULL) {
-			lineno++;
-			line[strcspn(line, "#\r\n")] = '\0';
-			for (p = line; *p == ' ' || *p == '\t'; p++)
-				;
-			p[strcspn(p, " \t")] = '\0';
-			if (*p == '\0')
-				continue;
-			if (n == RELAY_MAXSRV || relay_server_parse(p, &tmp,
-			    cf->send_proxy, why) == -1 ||
-			    (out[n] = malloc(sizeof(tmp))) == NULL) {
-				snprintf(errbuf, sizeof(errbuf), "%s:%d: %s",
-				    cf->servers_file, lineno, n ==
-				    RELAY_MAXSRV ? "too many servers" : *why);
-				*why = errbuf;
-				fclose(fp);
-				goto fail;
-			}
-			*out[n++] = tmp;
-		}
-		fclose(fp);
-	}
-	*nout = n;
-	return 0;
-fail:
-	while (n > 0)
-		free(out[--n]);
-	return -1;
-}
-
 static int
 servers_apply(void)
 {
@@ -1226,7 +1164,7 @@ servers_apply(void)
 	const char *why = NULL;
 	int n, i, j, keep[RELAY_MAXSRV];
 
-	if (servers_load(nw, &n, &why) == -1) {
+	if (relay_servers_load(W.conf, nw, &n, &why) == -1) {
 		wlog(0, "servers not changed: %s", why);
 		return -1;
 	}

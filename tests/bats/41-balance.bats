@@ -62,6 +62,11 @@ setup() {
 	run -64 pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2,weight=0
 	run -64 pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2 --balance nope
 	run -66 pp-balance -l 127.0.0.1:1 --servers-file /nonexistent/servers
+	printf '# two\n127.0.0.1:2\n127.0.0.1:3,weight=x\n' \
+		> "$BATS_TEST_TMPDIR/servers"
+	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 \
+		--servers-file "$BATS_TEST_TMPDIR/servers"
+	assert_contains "$stderr" "servers:3: "
 	run -64 pp-balance -l 127.0.0.1:1 -c 127.0.0.1:2
 }
 
