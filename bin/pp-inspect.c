@@ -108,41 +108,30 @@ rd32(const uint8_t *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/*
+ * Family and transport names: lower case in JSON, the spec's upper case
+ * in human output and -v.
+ */
 static const char *
-fam_name(int fam)
+fam_name(int fam, int upper)
 {
-	static const char *const names[] = {
-		"unspec", "inet", "inet6", "unix"
+	static const char *const names[2][4] = {
+		{ "unspec", "inet", "inet6", "unix" },
+		{ "UNSPEC", "INET", "INET6", "UNIX" }
 	};
 
-	return fam >= 0 && fam < 4 ? names[fam] : "unknown";
+	return fam >= 0 && fam < 4 ? names[upper][fam] : "unknown";
 }
 
 static const char *
-trans_name(int trans)
+trans_name(int trans, int upper)
 {
-	static const char *const names[] = { "unspec", "stream", "dgram" };
-
-	return trans >= 0 && trans < 3 ? names[trans] : "unknown";
-}
-
-/* The spec's upper-case spelling, as human output and -v write them. */
-static const char *
-fam_uname(int fam)
-{
-	static const char *const names[] = {
-		"UNSPEC", "INET", "INET6", "UNIX"
+	static const char *const names[2][3] = {
+		{ "unspec", "stream", "dgram" },
+		{ "UNSPEC", "STREAM", "DGRAM" }
 	};
 
-	return fam >= 0 && fam < 4 ? names[fam] : "unknown";
-}
-
-static const char *
-trans_uname(int trans)
-{
-	static const char *const names[] = { "UNSPEC", "STREAM", "DGRAM" };
-
-	return trans >= 0 && trans < 3 ? names[trans] : "unknown";
+	return trans >= 0 && trans < 3 ? names[upper][trans] : "unknown";
 }
 
 /* spec 2.2: the address block of each family. */
@@ -721,8 +710,8 @@ dump_v2(const struct dump *d, const char *crc)
 		return;
 	fam = p[13] >> 4;
 	trans = p[13] & 0x0f;
-	dump_range(d, 13, 1, "family %s, transport %s", fam_uname(fam),
-	    trans_uname(trans));
+	dump_range(d, 13, 1, "family %s, transport %s", fam_name(fam, 1),
+	    trans_name(trans, 1));
 	if (d->n < PP_V2_FIXED) {
 		dump_rest(d, 14, "length (incomplete)");
 		return;
@@ -735,7 +724,7 @@ dump_v2(const struct dump *d, const char *crc)
 
 	if (ab > 0 && end - PP_V2_FIXED < ab) {
 		dump_range(d, pos, avail - pos, "address block: %s needs %zu "
-		    "bytes, the length gives %zu", fam_uname(fam), ab,
+		    "bytes, the length gives %zu", fam_name(fam, 1), ab,
 		    end - PP_V2_FIXED);
 		pos = end;
 	} else if (ab > 0) {
@@ -964,11 +953,11 @@ human_valid(const struct opts *o, const struct source *src,
 	field("command", "%s", h->command == PP_V2_CMD_LOCAL ? "LOCAL" :
 	    "PROXY");
 	if (h->version == 1)
-		field("family", "%s (%s)", fam_uname((h->family)),
+		field("family", "%s (%s)", fam_name(h->family, 1),
 		    h->family < 3 ? v1proto[h->family] : "?");
 	else
-		field("family", "%s", fam_uname((h->family)));
-	field("transport", "%s", trans_uname((h->transport)));
+		field("family", "%s", fam_name(h->family, 1));
+	field("transport", "%s", trans_name(h->transport, 1));
 	human_addr("src", h, &h->src);
 	human_addr("dst", h, &h->dst);
 	field("header_len", "%u", h->hdr_len);
@@ -1092,7 +1081,7 @@ json_valid(const struct opts *o, const struct source *src,
 	printf("{\"valid\":true,\"version\":%u,\"command\":\"%s\","
 	    "\"family\":\"%s\",\"transport\":\"%s\"", h->version,
 	    h->command == PP_V2_CMD_LOCAL ? "local" : "proxy",
-	    fam_name(h->family), trans_name(h->transport));
+	    fam_name(h->family, 0), trans_name(h->transport, 0));
 	json_addr("src", h->has_addr ? &h->src : NULL);
 	json_addr("dst", h->has_addr ? &h->dst : NULL);
 	printf(",\"header_len\":%u,\"tlvs\":[", h->hdr_len);
