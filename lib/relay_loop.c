@@ -10,11 +10,15 @@
  * splice(2) through a pooled pipe (socket -> pipe -> socket, never
  * copied to user space), as HAProxy's splice-auto does.
  *
- * Events: level-triggered epoll; a socket is in the interest set only
- * while the connection wants something from it (a socket with nothing
- * wanted is removed, so a peer's hang-up cannot make the loop spin).  The
- * header phase alone is edge-triggered: the header is peeked, not
- * consumed, until it is whole.
+ * Events: edge-triggered epoll.  Each socket is added once, when it is
+ * made, and never modified (but for the client's EPOLLOUT, added the
+ * first time a write to it blocks); close() takes it out.  An edge sets
+ * a readiness bit in the connection and a read or write that comes up
+ * short clears it, so the loop only calls what can make progress.  A
+ * direction that stops at PUMP_ROUNDS with bytes maybe left goes on the
+ * ready list and runs again after the batch, without waiting for an edge
+ * that would never come.  The next hop's header leaves with the
+ * client's first bytes when they are there.
  *
  * Timers: every timeout of a kind has the same length, so appending to a
  * per-kind list keeps it sorted: arming, touching and expiring are O(1).
@@ -49,6 +53,14 @@
 #define TLV_AREA	8192		/* where received TLVs wait, in up.buf */
 #define CONN_CHUNK	256
 
+/* Readiness of a socket, as its edges told it (see the top of the file). */
+#define R_IN		1	/* bytes or an end may be waiting */
+#define R_OUT		2	/* may take bytes */
+#define R_HUP		4	/* the end is queued: read until 0 */
+#define SIDE_CLIENT	0
+#define SIDE_SERVER	1
+#define EV_BASE		(EPOLLIN | EPOLLRDHUP | EPOLLET)
+
 /* epoll data: a pointer with its kind in the two low bits. */
 #define TAG_CLIENT	0
 #define TAG_SERVER	1
@@ -82,7 +94,9 @@ struct conn {
 	uint8_t		tkind;		/* timer list, or T_NKIND */
 	uint8_t		hashdr;
 	uint8_t		tries;
-	uint32_t	cev, sev;	/* events registered, 0 = not */
+	uint8_t		ready[2];	/* R_* of the client and server side */
+	uint8_t		queued;		/* on the worker's ready list */
+	uint8_t		cout;		/* client registered for EPOLLOUT */
 	struct dir	up, dn;		/* client -> server, server -> client */
 	struct sockaddr_storage peer, client, dst;
 	uint32_t	tlv_len;	/* received TLVs kept for --pass-tlvs */
@@ -92,6 +106,7 @@ struct conn {
 	int64_t		t0, tstamp;
 	struct conn	*tprev, *tnext;
 	struct conn	*next;		/* free list */
+	struct conn	*rnext;		/* ready list */
 };
 
 struct tlist {
@@ -113,6 +128,7 @@ struct worker {
 	uint8_t		*scratch;
 	struct conn	*free;
 	struct conn	*dead;		/* closed during this batch */
+	struct conn	*ready;		/* more to move without an event */
 	void		**chunks;
 	int		nchunks;
 	uint8_t		*bufs[POOL_BUFS];
@@ -139,7 +155,6 @@ static struct worker W;
 
 static void	conn_close(struct conn *, int, int);
 static void	conn_connect(struct conn *);
-static void	conn_update(struct conn *);
 
 static int64_t
 now_ms(void)
@@ -326,21 +341,40 @@ conn_new(void)
 }
 
 static void
-ep_set(int fd, uint32_t *cur, uint32_t want, struct conn *c, int tag)
+ep_ctl(int op, int fd, uint32_t events, struct conn *c, int tag)
 {
 	struct epoll_event ev;
-	int op;
 
-	if (*cur == want)
-		return;
-	if (want == 0)
-		op = EPOLL_CTL_DEL;
-	else
-		op = *cur == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-	ev.events = want;
+	ev.events = events;
 	ev.data.u64 = (uint64_t)(uintptr_t)c | (uint64_t)tag;
-	if (epoll_ctl(W.epfd, op, fd, &ev) == 0 || op == EPOLL_CTL_DEL)
-		*cur = want;
+	epoll_ctl(W.epfd, op, fd, &ev);
+}
+
+/*
+ * The client's socket is watched for EPOLLOUT only once a write to it
+ * blocked: most connections never need it, and an edge for a socket that
+ * is writable from the start would wake the worker for nothing.
+ */
+static void
+blocked(struct conn *c, int side)
+{
+	c->ready[side] &= ~R_OUT;
+	if (side == SIDE_CLIENT && !c->cout) {
+		c->cout = 1;
+		ep_ctl(EPOLL_CTL_MOD, c->cfd, EV_BASE | EPOLLOUT, c,
+		    TAG_CLIENT);
+	}
+}
+
+/* A direction stopped with work left: run it again after this batch. */
+static void
+requeue(struct conn *c)
+{
+	if (!c->queued) {
+		c->queued = 1;
+		c->rnext = W.ready;
+		W.ready = c;
+	}
 }
 
 static void
@@ -479,43 +513,62 @@ pass_eof(struct conn *c, struct dir *d, int dst)
 }
 
 /*
- * Move bytes from src to dst for direction d as far as possible without
- * blocking.  Returns 0, or -1 when the connection must end.
+ * Move bytes for direction d, from side `from' to side `to', as far as the
+ * sockets' readiness allows.  Returns 0, or -1 when the connection must
+ * end.
  */
 static int
-pump(struct conn *c, struct dir *d, int src, int dst)
+pump(struct conn *c, struct dir *d, int from, int to)
 {
+	int src = from == SIDE_CLIENT ? c->cfd : c->sfd;
+	int dst = to == SIDE_CLIENT ? c->cfd : c->sfd;
 	ssize_t n, m;
 	int round;
 
 	for (round = 0; round < PUMP_ROUNDS; round++) {
 		/* Parked bytes first: order is kept. */
 		if (d->blen > 0) {
+			if (!(c->ready[to] & R_OUT))
+				return 0;
 			m = send(dst, d->buf + d->boff, d->blen,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (m == -1)
-				return errno == EAGAIN ? 0 : -1;
+			if (m == -1) {
+				if (errno != EAGAIN)
+					return -1;
+				m = 0;
+			}
 			d->boff += (uint32_t)m;
 			d->blen -= (uint32_t)m;
-			if (d->blen > 0)
+			if (d->blen > 0) {
+				blocked(c, to);
 				return 0;
+			}
 			buf_put(d->buf);
 			d->buf = NULL;
 			d->boff = 0;
 		}
 		if (d->plen > 0) {
+			if (!(c->ready[to] & R_OUT))
+				return 0;
 			m = splice(d->pipe[0], NULL, dst, NULL, d->plen,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (m == -1)
-				return errno == EAGAIN ? 0 : -1;
+			if (m == -1) {
+				if (errno != EAGAIN)
+					return -1;
+				m = 0;
+			}
 			d->plen -= (uint32_t)m;
-			if (d->plen > 0)
+			if (d->plen > 0) {
+				blocked(c, to);
 				return 0;
+			}
 		}
 		if (d->eof) {
 			pass_eof(c, d, dst);
 			return 0;
 		}
+		if (!(c->ready[from] & R_IN))
+			return 0;
 		if (d->bulk && d->pipe[0] == -1 && pipe_get(d) == -1)
 			d->bulk = 0;	/* no pipe: copy instead */
 		if (d->bulk) {
@@ -528,6 +581,7 @@ pump(struct conn *c, struct dir *d, int src, int dst)
 			if (n == -1) {
 				if (errno == EAGAIN) {
 					/* Idle: the pipe is empty, give it back. */
+					c->ready[from] &= ~R_IN;
 					pipe_put(d);
 					return 0;
 				}
@@ -543,17 +597,32 @@ pump(struct conn *c, struct dir *d, int src, int dst)
 			d->eof = 1;
 			continue;
 		}
-		if (n == -1)
-			return errno == EAGAIN ? 0 : -1;
+		if (n == -1) {
+			if (errno != EAGAIN)
+				return -1;
+			c->ready[from] &= ~R_IN;
+			return 0;
+		}
 		d->bytes += (uint64_t)n;
 		timer_set(c, T_IDLE);
 		if (n == RELAY_BUFSZ)
 			d->bulk = 1;
-		m = send(dst, W.scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (m == -1) {
-			if (errno != EAGAIN)
-				return -1;
-			m = 0;
+		/*
+		 * A short read emptied the socket: the next bytes bring an
+		 * edge.  An end already announced brings none, so then the
+		 * next read must see it.
+		 */
+		else if (!(c->ready[from] & R_HUP))
+			c->ready[from] &= ~R_IN;
+		m = 0;
+		if (c->ready[to] & R_OUT) {
+			m = send(dst, W.scratch, (size_t)n,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (m == -1) {
+				if (errno != EAGAIN)
+					return -1;
+				m = 0;
+			}
 		}
 		if (m < n) {
 			if ((d->buf = buf_get()) == NULL)
@@ -561,49 +630,21 @@ pump(struct conn *c, struct dir *d, int src, int dst)
 			memcpy(d->buf, W.scratch + m, (size_t)(n - m));
 			d->boff = 0;
 			d->blen = (uint32_t)(n - m);
+			blocked(c, to);
 			return 0;
 		}
-		if (n < RELAY_BUFSZ)
-			return 0;	/* drained; level-triggered wakes us */
+		if (!(c->ready[from] & R_IN))
+			return 0;
 	}
 	/*
-	 * Out of rounds just after the source ended: the source is no
-	 * longer watched, so the end must be passed on now.
+	 * Out of rounds: there may be more, and no edge will say so.  Just
+	 * after the source ended, the end must be passed on now.
 	 */
 	if (d->eof && d->blen == 0 && d->plen == 0)
 		pass_eof(c, d, dst);
+	else
+		requeue(c);
 	return 0;
-}
-
-static int
-pending(const struct dir *d)
-{
-	return d->blen > 0 || d->plen > 0;
-}
-
-/* Keep the interest set in step with what the connection waits for. */
-static void
-conn_update(struct conn *c)
-{
-	uint32_t ce = 0, se = 0;
-
-	if (c->state == C_HDR)
-		return;
-	if (c->state == C_CONN) {
-		ep_set(c->cfd, &c->cev, 0, c, TAG_CLIENT);
-		ep_set(c->sfd, &c->sev, EPOLLOUT, c, TAG_SERVER);
-		return;
-	}
-	if (!c->up.eof && !pending(&c->up))
-		ce |= EPOLLIN;
-	if (pending(&c->dn))
-		ce |= EPOLLOUT;
-	if (!c->dn.eof && !pending(&c->dn))
-		se |= EPOLLIN;
-	if (pending(&c->up))
-		se |= EPOLLOUT;
-	ep_set(c->cfd, &c->cev, ce, c, TAG_CLIENT);
-	ep_set(c->sfd, &c->sev, se, c, TAG_SERVER);
 }
 
 /* Both directions finished and passed on: an orderly end. */
@@ -692,7 +733,7 @@ conn_retry(struct conn *c)
 		close(c->sfd);
 		c->sfd = -1;
 	}
-	c->sev = 0;
+	c->ready[SIDE_SERVER] = 0;
 	if (++c->tries > W.conf->retries) {
 		conn_refuse(c, RELAY_END_NOSERVER);
 		return;
@@ -772,9 +813,50 @@ conn_connect(struct conn *c)
 		conn_retry(c);
 		return;
 	}
+	/* Edges from before the connect completes are only EPOLLOUT. */
+	ep_ctl(EPOLL_CTL_ADD, fd, EV_BASE | EPOLLOUT, c, TAG_SERVER);
 	c->state = C_CONN;
 	timer_set(c, T_CONN);
-	conn_update(c);
+}
+
+/*
+ * The next hop's header is parked in up.buf: put the client's first bytes
+ * behind it when they are there, so both leave in one segment.
+ */
+static int
+header_join(struct conn *c)
+{
+	struct dir *d = &c->up;
+	size_t room = RELAY_BUFSZ - d->boff - d->blen;
+	ssize_t n;
+
+	if (!(c->ready[SIDE_CLIENT] & R_IN) || d->eof)
+		return 0;
+	n = recv(c->cfd, d->buf + d->boff + d->blen, room, MSG_DONTWAIT);
+	if (n == 0)
+		d->eof = 1;
+	else if (n == -1) {
+		if (errno != EAGAIN)
+			return -1;
+		c->ready[SIDE_CLIENT] &= ~R_IN;
+	} else {
+		d->blen += (uint32_t)n;
+		d->bytes += (uint64_t)n;
+		if ((size_t)n < room && !(c->ready[SIDE_CLIENT] & R_HUP))
+			c->ready[SIDE_CLIENT] &= ~R_IN;
+	}
+	return 0;
+}
+
+/* Move what the sockets' readiness allows, both ways; end when done. */
+static void
+conn_run(struct conn *c)
+{
+	if (pump(c, &c->up, SIDE_CLIENT, SIDE_SERVER) == -1 ||
+	    pump(c, &c->dn, SIDE_SERVER, SIDE_CLIENT) == -1)
+		conn_close(c, RELAY_END_RESET, 0);
+	else if (conn_done(c))
+		conn_close(c, W.draining ? RELAY_END_DRAIN : RELAY_END_DONE, 0);
 }
 
 /* The upstream connection is up: start relaying. */
@@ -791,12 +873,13 @@ conn_connected(struct conn *c)
 	if (c->srv->st != NULL)
 		__atomic_add_fetch(&c->srv->st->total, 1, __ATOMIC_RELAXED);
 	timer_set(c, T_IDLE);
-	/* The client has most likely spoken already: no wait for an event. */
-	if (pump(c, &c->up, c->cfd, c->sfd) == -1) {
+	c->ready[SIDE_SERVER] |= R_OUT;
+	if (c->up.blen > 0 && header_join(c) == -1) {
 		conn_close(c, RELAY_END_RESET, 0);
 		return;
 	}
-	conn_update(c);
+	/* The client has most likely spoken already: no wait for an event. */
+	conn_run(c);
 }
 
 /* The real client is known: judge it, then connect. */
@@ -849,7 +932,6 @@ conn_header(struct conn *c, int hup)
 		/* --optional: not a header at all, so it is all payload. */
 		c->client = c->peer;
 		timer_stop(c);
-		ep_set(c->cfd, &c->cev, 0, c, TAG_CLIENT);
 		c->state = C_CONN;
 		conn_ready(c);
 		return;
@@ -884,7 +966,8 @@ conn_header(struct conn *c, int hup)
 		memcpy(c->up.buf + TLV_AREA, h.tlv, h.tlv_len);
 		c->tlv_len = h.tlv_len;
 	}
-	ep_set(c->cfd, &c->cev, 0, c, TAG_CLIENT);
+	/* Payload may have come with the header: no edge will tell. */
+	c->ready[SIDE_CLIENT] |= R_IN;
 	c->state = C_CONN;
 	conn_ready(c);
 }
@@ -958,6 +1041,15 @@ on_accept(struct obj *o)
 		c->client.ss_family = AF_UNSPEC;
 		c->dst.ss_family = AF_UNSPEC;
 		/* TCP_NODELAY comes from the listening socket (relay_cli.c). */
+		if (cf->accept_proxy >= 0 && cf->ntrust > 0 && !cf->optional &&
+		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer)) {
+			c->client = c->peer;
+			conn_refuse(c, RELAY_END_UNTRUSTED);
+			continue;
+		}
+		/* Assumed readable: a client most often speaks first. */
+		c->ready[SIDE_CLIENT] = R_IN | R_OUT;
+		ep_ctl(EPOLL_CTL_ADD, fd, EV_BASE, c, TAG_CLIENT);
 		if (cf->accept_proxy < 0 || (cf->ntrust > 0 && cf->optional &&
 		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer))) {
 			c->client = c->peer;
@@ -965,16 +1057,8 @@ on_accept(struct obj *o)
 			conn_ready(c);
 			continue;
 		}
-		if (cf->ntrust > 0 &&
-		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer)) {
-			c->client = c->peer;
-			conn_refuse(c, RELAY_END_UNTRUSTED);
-			continue;
-		}
 		c->state = C_HDR;
 		timer_set(c, T_HDR);
-		ep_set(fd, &c->cev, EPOLLIN | EPOLLRDHUP | EPOLLET, c,
-		    TAG_CLIENT);
 		conn_header(c, 0);
 	}
 }
@@ -982,15 +1066,21 @@ on_accept(struct obj *o)
 static void
 on_conn(struct conn *c, int tag, uint32_t ev)
 {
-	int r = 0;
+	int side = tag == TAG_CLIENT ? SIDE_CLIENT : SIDE_SERVER;
 
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->ready[side] |= R_IN;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->ready[side] |= R_HUP;
+	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		c->ready[side] |= R_OUT;
 	if (c->state == C_HDR) {
 		conn_header(c, (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 		return;
 	}
 	if (c->state == C_CONN) {
-		if (tag == TAG_CLIENT)
-			return;	/* not watched while connecting: stale */
+		if (side == SIDE_CLIENT)
+			return;	/* kept in ready[] for when it is up */
 		if (ev & (EPOLLERR | EPOLLHUP)) {
 			int e = 0;
 			socklen_t len = sizeof(e);
@@ -1007,26 +1097,7 @@ on_conn(struct conn *c, int tag, uint32_t ev)
 		conn_close(c, RELAY_END_RESET, 0);
 		return;
 	}
-	if (tag == TAG_CLIENT) {
-		if (ev & (EPOLLIN | EPOLLHUP))
-			r |= pump(c, &c->up, c->cfd, c->sfd);
-		if (r == 0 && (ev & EPOLLOUT))
-			r |= pump(c, &c->dn, c->sfd, c->cfd);
-	} else {
-		if (ev & (EPOLLIN | EPOLLHUP))
-			r |= pump(c, &c->dn, c->sfd, c->cfd);
-		if (r == 0 && (ev & EPOLLOUT))
-			r |= pump(c, &c->up, c->cfd, c->sfd);
-	}
-	if (r != 0) {
-		conn_close(c, RELAY_END_RESET, 0);
-		return;
-	}
-	if (conn_done(c)) {
-		conn_close(c, W.draining ? RELAY_END_DRAIN : RELAY_END_DONE, 0);
-		return;
-	}
-	conn_update(c);
+	conn_run(c);
 }
 
 /* Timeouts of the three kinds; the lists are sorted by construction. */
@@ -1316,6 +1387,41 @@ on_signal(void)
 	}
 }
 
+/* Directions that stopped at PUMP_ROUNDS with bytes maybe left. */
+static void
+run_ready(void)
+{
+	struct conn *c, *q = W.ready;
+
+	W.ready = NULL;
+	while ((c = q) != NULL) {
+		q = c->rnext;
+		c->queued = 0;
+		if (c->cfd != -1 && c->state == C_RELAY)
+			conn_run(c);
+	}
+}
+
+/*
+ * Connections closed in this batch go back to the free list, except one
+ * still on the ready list: run_ready skips it next time, then it goes.
+ */
+static void
+free_dead(void)
+{
+	struct conn *c, **pc = &W.dead;
+
+	while ((c = *pc) != NULL) {
+		if (c->queued) {
+			pc = &c->next;
+			continue;
+		}
+		*pc = c->next;
+		c->next = W.free;
+		W.free = c;
+	}
+}
+
 static void
 title(void)
 {
@@ -1407,7 +1513,8 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	title();
 
 	for (;;) {
-		n = epoll_wait(W.epfd, evs, 256, next_timeout());
+		n = epoll_wait(W.epfd, evs, 256, W.ready != NULL ? 0 :
+		    next_timeout());
 		W.now = now_ms();
 		for (i = 0; i < n; i++) {
 			uint64_t d = evs[i].data.u64;
@@ -1432,14 +1539,9 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 			else if (o->type == O_SIGNAL)
 				on_signal();
 		}
+		run_ready();
 		expire();
-		while (W.dead != NULL) {
-			struct conn *c = W.dead;
-
-			W.dead = c->next;
-			c->next = W.free;
-			W.free = c;
-		}
+		free_dead();
 		if (W.retired != NULL)
 			servers_reap();
 		if (id == 0)
