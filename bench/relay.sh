@@ -1,7 +1,8 @@
 #!/bin/bash
 # The relay benchmark: the same load through direct connections, socat,
-# HAProxy (mode tcp, nbthread as workers), pp-relay and pp-balance (2 servers), in
-# one run, printed as ratios to HAProxy.
+# HAProxy (mode tcp, nbthread as workers; haproxy-lb balances two servers),
+# pp-relay and pp-balance (2 servers), in one run, printed as ratios to
+# HAProxy.
 #
 #	bench/relay.sh -o BUILDDIR [-d SECONDS] [-r RUNS] [-n IDLE] [-c CONC]
 #	    [-w WORKERS]
@@ -92,7 +93,7 @@ start_target() {
 	socat)
 		socat "TCP-LISTEN:$lp,bind=127.0.0.1,reuseaddr,fork,backlog=4096" \
 			"TCP:127.0.0.1:$s1" 2>/dev/null & ;;
-	haproxy)
+	haproxy|haproxy-lb)
 		cat > "$tmp/h$lp.cfg" <<-EOF
 		global
 		    nbthread $workers
@@ -107,8 +108,11 @@ start_target() {
 		    maxconn $((nidle + 1000))
 		    default_backend be
 		backend be
+		    balance roundrobin
 		    server s1 127.0.0.1:$s1
 		EOF
+		[ "$kind" = haproxy-lb ] &&
+			echo "    server s2 127.0.0.1:$s2" >> "$tmp/h$lp.cfg"
 		haproxy -db -f "$tmp/h$lp.cfg" 2>/dev/null & ;;
 	pp-relay)
 		"$bin/pp-relay" -q -w "$workers" -l "127.0.0.1:$lp" -c "127.0.0.1:$s1" & ;;
@@ -142,7 +146,7 @@ rss_kb() {
 
 kinds="direct"
 [ $have_socat = 1 ] && kinds="$kinds socat"
-[ $have_haproxy = 1 ] && kinds="$kinds haproxy"
+[ $have_haproxy = 1 ] && kinds="$kinds haproxy haproxy-lb"
 kinds="$kinds pp-relay pp-balance"
 
 # Bulk and connection rate: every target up at once, the runs interleaved
@@ -216,16 +220,21 @@ ratio() {
 		if (x == "-" || h == "-" || h == 0) print "-";
 		else printf "%.2fx", x / h }'
 }
-h=haproxy
-[ $have_haproxy = 1 ] || h=direct
+# Each row against its HAProxy counterpart: pp-balance against HAProxy
+# balancing the same two servers, the others against one server.
 printf '%-11s %10s %7s %9s %7s %8s %8s %9s %10s %7s\n' target "bulk Gb/s" \
-	"vs $h" "conn/s" "vs $h" "p50 us" "p99 us" "RSS MiB" "B/idle" "vs $h"
+	ratio conn/s ratio "p50 us" "p99 us" "RSS MiB" B/idle ratio
 for kind in $kinds; do
+	h=haproxy
+	[ "$kind" = pp-balance ] && h=haproxy-lb
+	[ $have_haproxy = 1 ] || h=direct
 	printf '%-11s %10s %7s %9s %7s %8s %8s %9s %10s %7s\n' "$kind" \
 		"${BULK[$kind]}" "$(ratio "${BULK[$kind]}" "${BULK[$h]}")" \
 		"${CPS[$kind]}" "$(ratio "${CPS[$kind]}" "${CPS[$h]}")" \
 		"${P50[$kind]}" "${P99[$kind]}" "${RSS[$kind]}" \
 		"${PERCONN[$kind]}" "$(ratio "${PERCONN[$kind]}" "${PERCONN[$h]}")"
 done
+[ $have_haproxy = 1 ] &&
+	echo "(ratios: pp-balance to haproxy-lb, which balances the same two servers; the others to haproxy)"
 printf '(%s s x %s runs, medians; %s concurrent 64-byte exchanges; %s idle connections)\n' \
 	"$secs" "$runs" "$conc" "$nidle"
