@@ -12,6 +12,9 @@
 #        connections/s, p50 and p99 latency (median of RUNS).
 # idle:  IDLE connections open at once (one exchange each), RSS of the
 #        relay's processes, and its growth per connection.
+# ms/GB, us/c: CPU time (user + system) of the target and its workers
+#        per GB of bulk and per short connection: what the target costs,
+#        apart from how the shared CPUs were divided.
 # -w: pp-relay and pp-balance run WORKERS workers, HAProxy as many
 # threads (nbthread), socat forks per connection anyway.
 # Load and servers are bench_load (one epoll loop each, C).  The machine
@@ -132,6 +135,27 @@ stop_pid() {
 	wait "$1" 2>/dev/null
 }
 
+# CPU time of a target (clock ticks, user + system), with its live
+# workers and its reaped children (socat's forks); "-" for none.
+cpu_ticks() {
+	local p t=0
+	[ -n "$1" ] || { echo -; return; }
+	t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat")
+	for p in $(pgrep -P "$1"); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null ||
+			echo 0)))
+	done
+	echo "$t"
+}
+
+# per T0 T1 AMOUNT MULT: the CPU time between two cpu_ticks readings per
+# AMOUNT (an awk expression), in seconds times MULT (1000: ms).
+per() {
+	awk -v a="$1" -v b="$2" -v m="$4" -v hz="$(getconf CLK_TCK)" \
+		"BEGIN { n = $3; if (a == \"-\" || n <= 0) print \"-\";
+		else printf \"%.0f\", (b - a) * m / hz / n }"
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
 
 # KB of RSS of a process and its children.
@@ -152,7 +176,7 @@ kinds="$kinds pp-relay pp-balance"
 # Bulk and connection rate: every target up at once, the runs interleaved
 # (run 1 of each, then run 2 ...), so that a busy moment of the machine
 # does not land on one target only.
-declare -A BULK CPS P50 P99 RSS PERCONN ADDR TPID
+declare -A BULK CPS P50 P99 RSS PERCONN ADDR TPID BCPU RCPU
 i=0
 for kind in $kinds; do
 	for test in bulk rr; do
@@ -168,11 +192,23 @@ done
 for ((r = 0; r < runs; r++)); do
 	echo "relay.sh: run $((r + 1)) of $runs ..." >&2
 	for kind in $kinds; do
-		"$load" bulk "${ADDR[$kind.bulk]}" "$secs" | awk '{ print $2 }' \
-			>> "$tmp/bulk.$kind"
+		c0=$(cpu_ticks "${TPID[$kind.bulk]}")
+		g=$("$load" bulk "${ADDR[$kind.bulk]}" "$secs" | awk '{ print $2 }')
+		sleep 0.2	# socat's child ends and is reaped
+		c1=$(cpu_ticks "${TPID[$kind.bulk]}")
+		echo "$g" >> "$tmp/bulk.$kind"
+		# CPU ms per GB moved through the target
+		per "$c0" "$c1" "${g:-0} * $secs / 8" 1000 >> "$tmp/bulkcpu.$kind"
 	done
 	for kind in $kinds; do
-		"$load" rr "${ADDR[$kind.rr]}" "$secs" "$conc" 64 >> "$tmp/rr.$kind"
+		c0=$(cpu_ticks "${TPID[$kind.rr]}")
+		out=$("$load" rr "${ADDR[$kind.rr]}" "$secs" "$conc" 64)
+		sleep 0.2
+		c1=$(cpu_ticks "${TPID[$kind.rr]}")
+		echo "$out" >> "$tmp/rr.$kind"
+		# CPU us per connection of the target
+		per "$c0" "$c1" "$(echo "$out" | awk '{ print $2 + 0 }') * $secs" \
+			1000000 >> "$tmp/rrcpu.$kind"
 	done
 done
 for kind in $kinds; do
@@ -180,6 +216,8 @@ for kind in $kinds; do
 	CPS[$kind]=$(awk '{ print $2 }' "$tmp/rr.$kind" | median)
 	P50[$kind]=$(awk '{ print $4 }' "$tmp/rr.$kind" | median)
 	P99[$kind]=$(awk '{ print $6 }' "$tmp/rr.$kind" | median)
+	BCPU[$kind]=$(median < "$tmp/bulkcpu.$kind")
+	RCPU[$kind]=$(median < "$tmp/rrcpu.$kind")
 	stop_pid "${TPID[$kind.bulk]}"
 	stop_pid "${TPID[$kind.rr]}"
 done
@@ -222,19 +260,24 @@ ratio() {
 }
 # Each row against its HAProxy counterpart: pp-balance against HAProxy
 # balancing the same two servers, the others against one server.
-printf '%-11s %10s %7s %9s %7s %8s %8s %9s %10s %7s\n' target "bulk Gb/s" \
-	ratio conn/s ratio "p50 us" "p99 us" "RSS MiB" B/idle ratio
+printf '%-11s %9s %6s %6s %8s %6s %6s %7s %7s %8s %7s %6s\n' target \
+	"bulk Gb/s" ratio "ms/GB" conn/s ratio "us/c" "p50 us" "p99 us" \
+	"RSS MiB" B/idle ratio
 for kind in $kinds; do
 	h=haproxy
 	[ "$kind" = pp-balance ] && h=haproxy-lb
 	[ $have_haproxy = 1 ] || h=direct
-	printf '%-11s %10s %7s %9s %7s %8s %8s %9s %10s %7s\n' "$kind" \
+	printf '%-11s %9s %6s %6s %8s %6s %6s %7s %7s %8s %7s %6s\n' \
+		"$kind" \
 		"${BULK[$kind]}" "$(ratio "${BULK[$kind]}" "${BULK[$h]}")" \
+		"${BCPU[$kind]}" \
 		"${CPS[$kind]}" "$(ratio "${CPS[$kind]}" "${CPS[$h]}")" \
+		"${RCPU[$kind]}" \
 		"${P50[$kind]}" "${P99[$kind]}" "${RSS[$kind]}" \
 		"${PERCONN[$kind]}" "$(ratio "${PERCONN[$kind]}" "${PERCONN[$h]}")"
 done
 [ $have_haproxy = 1 ] &&
 	echo "(ratios: pp-balance to haproxy-lb, which balances the same two servers; the others to haproxy)"
-printf '(%s s x %s runs, medians; %s concurrent 64-byte exchanges; %s idle connections)\n' \
+printf '(%s s x %s runs, medians; %s concurrent 64-byte exchanges; %s idle connections;\n' \
 	"$secs" "$runs" "$conc" "$nidle"
+echo " ms/GB and us/c: CPU time of the target, user + system, per GB moved and per connection)"
