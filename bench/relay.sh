@@ -153,7 +153,7 @@ cpu_ticks() {
 per() {
 	awk -v a="$1" -v b="$2" -v m="$4" -v hz="$(getconf CLK_TCK)" \
 		"BEGIN { n = $3; if (a == \"-\" || n <= 0) print \"-\";
-		else printf \"%.0f\", (b - a) * m / hz / n }"
+		else printf \"%.0f\\n\", (b - a) * m / hz / n }"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
