@@ -346,14 +346,14 @@ conn_new(void)
 	return c;
 }
 
-static void
+static int
 ep_ctl(int op, int fd, uint32_t events, struct conn *c, int tag)
 {
 	struct epoll_event ev;
 
 	ev.events = events;
 	ev.data.u64 = (uint64_t)(uintptr_t)c | (uint64_t)tag;
-	epoll_ctl(W.epfd, op, fd, &ev);
+	return epoll_ctl(W.epfd, op, fd, &ev);
 }
 
 /*
@@ -820,7 +820,11 @@ conn_connect(struct conn *c)
 		return;
 	}
 	/* Edges from before the connect completes are only EPOLLOUT. */
-	ep_ctl(EPOLL_CTL_ADD, fd, EV_BASE | EPOLLOUT, c, TAG_SERVER);
+	if (ep_ctl(EPOLL_CTL_ADD, fd, EV_BASE | EPOLLOUT, c, TAG_SERVER)
+	    == -1) {
+		conn_close(c, RELAY_END_ERROR, 1);
+		return;
+	}
 	c->state = C_CONN;
 	timer_set(c, T_CONN);
 }
@@ -1055,7 +1059,10 @@ on_accept(struct obj *o)
 		}
 		/* Assumed readable: a client most often speaks first. */
 		c->ready[SIDE_CLIENT] = R_IN | R_OUT;
-		ep_ctl(EPOLL_CTL_ADD, fd, EV_BASE, c, TAG_CLIENT);
+		if (ep_ctl(EPOLL_CTL_ADD, fd, EV_BASE, c, TAG_CLIENT) == -1) {
+			conn_refuse(c, RELAY_END_ERROR);
+			continue;
+		}
 		if (cf->accept_proxy < 0 || (cf->ntrust > 0 && cf->optional &&
 		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer))) {
 			c->client = c->peer;
