@@ -441,13 +441,17 @@ relay_servers_load(const struct relay_conf *cf, struct relay_server **out,
 	int i, n = 0, lineno = 0;
 
 	for (i = 0; i < cf->nspec; i++) {
-		if (n == RELAY_MAXSRV)
-			return *why = "too many servers", -1;
+		if (n == RELAY_MAXSRV) {
+			*why = "too many servers";
+			goto fail;
+		}
 		if (relay_server_parse(cf->srv_spec[i], &tmp, cf->send_proxy,
 		    why) == -1)
-			return -1;
-		if ((out[n] = malloc(sizeof(tmp))) == NULL)
-			return *why = "out of memory", -1;
+			goto fail;
+		if ((out[n] = malloc(sizeof(tmp))) == NULL) {
+			*why = "out of memory";
+			goto fail;
+		}
 		*out[n++] = tmp;
 	}
 	if (cf->servers_file != NULL) {
@@ -465,17 +469,21 @@ relay_servers_load(const struct relay_conf *cf, struct relay_server **out,
 			p[strcspn(p, " \t")] = '\0';
 			if (*p == '\0')
 				continue;
-			if (n == RELAY_MAXSRV || relay_server_parse(p, &tmp,
-			    cf->send_proxy, why) == -1 ||
-			    (out[n] = malloc(sizeof(tmp))) == NULL) {
-				snprintf(errbuf, sizeof(errbuf), "%s:%d: %s",
-				    cf->servers_file, lineno, n ==
-				    RELAY_MAXSRV ? "too many servers" : *why);
-				*why = errbuf;
-				fclose(fp);
-				goto fail;
+			if (n == RELAY_MAXSRV)
+				*why = "too many servers";
+			else if (relay_server_parse(p, &tmp, cf->send_proxy,
+			    why) == 0) {
+				if ((out[n] = malloc(sizeof(tmp))) != NULL) {
+					*out[n++] = tmp;
+					continue;
+				}
+				*why = "out of memory";
 			}
-			*out[n++] = tmp;
+			snprintf(errbuf, sizeof(errbuf), "%s:%d: %s",
+			    cf->servers_file, lineno, *why);
+			*why = errbuf;
+			fclose(fp);
+			goto fail;
 		}
 		fclose(fp);
 	}
