@@ -86,7 +86,7 @@ stop_pid() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill -KILL "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null
 	return 0
 }
