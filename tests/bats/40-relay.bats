@@ -459,16 +459,7 @@ print(h.hexdigest())'
 }
 
 @test "every option of pp-relay --help is in pp-relay(1), and back" {
-	local o
-	for o in $(pp-relay --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
-		grep -q -- "\*${o}\*" "$PP_TOP/man/pp-relay.1.scd" ||
-			{ echo "missing in the man page: $o" >&2; return 1; }
-	done
-	for o in $(grep -o -- '\*--[a-z0-9-]*\*' "$PP_TOP/man/pp-relay.1.scd" |
-	    tr -d '*' | sort -u); do
-		pp-relay --help | grep -q -- "$o" ||
-			{ echo "missing in --help: $o" >&2; return 1; }
-	done
+	options_match_man pp-relay
 }
 
 @test "pp-relay -w 2 replaces a crashed worker, and its workers end with the master" {

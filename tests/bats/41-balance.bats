@@ -370,16 +370,7 @@ setup() {
 }
 
 @test "every option of pp-balance --help is in pp-balance(1), and back" {
-	local o
-	for o in $(pp-balance --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
-		grep -q -- "\*${o}\*" "$PP_TOP/man/pp-balance.1.scd" ||
-			{ echo "missing in the man page: $o" >&2; return 1; }
-	done
-	for o in $(grep -o -- '\*--[a-z0-9-]*\*' "$PP_TOP/man/pp-balance.1.scd" |
-	    tr -d '*' | sort -u); do
-		pp-balance --help | grep -q -- "$o" ||
-			{ echo "missing in --help: $o" >&2; return 1; }
-	done
+	options_match_man pp-balance
 }
 
 @test "pp-balance refuses --usesrc with -u, which would drop the privilege it needs" {

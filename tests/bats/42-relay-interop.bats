@@ -77,9 +77,11 @@ setup() {
 	grep -q 'client=127.0.0.81:[0-9]* peer=127.0.0.1:' "$BATS_TEST_TMPDIR/b.err"
 }
 
-@test "HAProxy accept-proxy behind pp-relay sees the client (v1 and v2)" {
+# haproxy_says_client FORMAT: HAProxy on $HPORT, accept-proxy, answering
+# every HTTP request with FORMAT (its log-format, e.g. %ci for the client).
+haproxy_says_client() {
 	need_cmd haproxy
-	cat > "$BATS_TEST_TMPDIR/h.tmpl" <<-'EOF'
+	cat > "$BATS_TEST_TMPDIR/h.tmpl" <<-EOF
 	global
 	    maxconn 200
 	defaults
@@ -89,10 +91,14 @@ setup() {
 	    timeout server 10s
 	frontend fe
 	    bind 127.0.0.1:@PORT@ accept-proxy
-	    http-request return status 200 content-type text/plain lf-string "%ci:%cp\n"
+	    http-request return status 200 content-type text/plain lf-string "$1\\n"
 	EOF
 	with_config HPORT h "$BATS_TEST_TMPDIR/h.tmpl" \
 		haproxy -db -f "$BATS_TEST_TMPDIR/h.conf"
+}
+
+@test "HAProxy accept-proxy behind pp-relay sees the client (v1 and v2)" {
+	haproxy_says_client '%ci:%cp'
 	local v
 	for v in v1 v2; do
 		start_on_port RPORT "r$v" pp-relay -l "127.0.0.1:@PORT@" \
@@ -107,21 +113,7 @@ setup() {
 }
 
 @test "HAProxy behind the whole chain: pp-relay -> pp-balance -> HAProxy" {
-	need_cmd haproxy
-	cat > "$BATS_TEST_TMPDIR/h.tmpl" <<-'EOF'
-	global
-	    maxconn 200
-	defaults
-	    mode http
-	    timeout connect 5s
-	    timeout client 10s
-	    timeout server 10s
-	frontend fe
-	    bind 127.0.0.1:@PORT@ accept-proxy
-	    http-request return status 200 content-type text/plain lf-string "%ci\n"
-	EOF
-	with_config HPORT h "$BATS_TEST_TMPDIR/h.tmpl" \
-		haproxy -db -f "$BATS_TEST_TMPDIR/h.conf"
+	haproxy_says_client '%ci'
 	start_on_port BPORT b pp-balance -l "127.0.0.1:@PORT@" --accept-proxy \
 		--balance source -s "127.0.0.1:$HPORT,send-proxy"
 	start_on_port RPORT r pp-relay -l "127.0.0.1:@PORT@" \

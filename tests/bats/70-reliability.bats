@@ -11,17 +11,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() {
-	local t
-	# make check builds them; a bats run on its own builds them here.
-	TOOLS=$PP_BIN/../tools
-	mkdir -p "$TOOLS"
-	for t in pp-echo pp-load; do
-		[ -x "$TOOLS/$t" ] && continue
-		cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TOOLS/$t.$$" \
-			"$PP_TOP/tests/tools/$t.c"
-		mv "$TOOLS/$t.$$" "$TOOLS/$t"
-	done
-	export TOOLS
+	build_test_tools
 	# Under ASan: libbsd's one-time setproctitle allocation is not ours.
 	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PP_TOP/tests/tools/lsan.supp:print_suppressions=0}
 	: > "$PP_BIN/../reliability.log"

@@ -493,3 +493,32 @@ start_on_port() {
 	echo "start_on_port: $* never listened" >&2
 	return 1
 }
+
+# options_match_man TOOL: every --option of TOOL --help is in man/TOOL.1.scd
+# (as *--option*), and every one there is in --help.
+options_match_man() {
+	local o man=$PP_TOP/man/$1.1.scd
+	for o in $("$1" --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
+		grep -q -- "\*${o}\*" "$man" ||
+			{ echo "missing in the man page: $o" >&2; return 1; }
+	done
+	for o in $(grep -o -- '\*--[a-z0-9-]*\*' "$man" | tr -d '*' | sort -u); do
+		"$1" --help | grep -q -- "$o" ||
+			{ echo "missing in --help: $o" >&2; return 1; }
+	done
+}
+
+# build_test_tools: $TOOLS holds pp-echo and pp-load.  make check builds
+# them; a bats run on its own builds them here.
+build_test_tools() {
+	local t
+	TOOLS=$PP_BIN/../tools
+	mkdir -p "$TOOLS"
+	for t in pp-echo pp-load; do
+		[ -x "$TOOLS/$t" ] && continue
+		cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TOOLS/$t.$$" \
+			"$PP_TOP/tests/tools/$t.c"
+		mv "$TOOLS/$t.$$" "$TOOLS/$t"
+	done
+	export TOOLS
+}
