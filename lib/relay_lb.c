@@ -466,10 +466,16 @@ relay_servers_load(const struct relay_conf *cf, struct relay_server **out,
 			line[strcspn(line, "#\r\n")] = '\0';
 			for (p = line; *p == ' ' || *p == '\t'; p++)
 				;
-			p[strcspn(p, " \t")] = '\0';
+			for (i = (int)strlen(p); i > 0 && (p[i - 1] == ' ' ||
+			    p[i - 1] == '\t'); i--)
+				p[i - 1] = '\0';
 			if (*p == '\0')
 				continue;
-			if (n == RELAY_MAXSRV)
+			/* "ADDR check" must not quietly lose its "check". */
+			if (strpbrk(p, " \t") != NULL)
+				*why = "a blank inside the server spec "
+				    "(options go after commas: ADDR,check)";
+			else if (n == RELAY_MAXSRV)
 				*why = "too many servers";
 			else if (relay_server_parse(p, &tmp, cf->send_proxy,
 			    why) == 0) {
@@ -486,6 +492,13 @@ relay_servers_load(const struct relay_conf *cf, struct relay_server **out,
 			goto fail;
 		}
 		fclose(fp);
+		/* An empty file is most often one being written: refuse it. */
+		if (n == 0) {
+			snprintf(errbuf, sizeof(errbuf), "%s: no server",
+			    cf->servers_file);
+			*why = errbuf;
+			goto fail;
+		}
 	}
 	*nout = n;
 	return 0;
@@ -499,4 +512,20 @@ relay_servers_free(struct relay_server **srv, int n)
 {
 	while (n > 0)
 		free(srv[--n]);
+}
+
+int
+relay_servers_dup(struct relay_server *const *srv, int n,
+    struct relay_server **out)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if ((out[i] = malloc(sizeof(*out[i]))) == NULL) {
+			relay_servers_free(out, i);
+			return -1;
+		}
+		*out[i] = *srv[i];
+	}
+	return 0;
 }
