@@ -427,7 +427,7 @@ relay_main(int argc, char *argv[], int balance)
 			exit(0);
 		case 'w':
 			cf.workers = (int)cli_number("--workers", optarg, 1,
-			    256);
+			    RELAY_MAXWORKERS);
 			break;
 		case 'x':
 			if (cf.ntlv == RELAY_MAXTLV)
@@ -544,15 +544,12 @@ relay_main(int argc, char *argv[], int balance)
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		err(1, "--pidfile %s", pidpath);
 
-	/* Load the servers once here, so that errors stop us at start. */
-	{
-		struct relay_server *srv[RELAY_MAXSRV];
-		int n;
-
-		if (relay_servers_load(&cf, srv, &n, &why) == -1)
-			errx(EX_USAGE, "%s", why);
-		relay_servers_free(srv, n);
-	}
+	/*
+	 * Load the servers once here, so that errors stop us at start; the
+	 * list is kept as the last good one (see relay_run).
+	 */
+	if (relay_servers_load(&cf, cf.good, &cf.ngood, &why) == -1)
+		errx(EX_USAGE, "%s", why);
 	setproctitle("starting");
 	rc = relay_run(&cf);
 	if (pfh != NULL)

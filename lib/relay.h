@@ -11,6 +11,7 @@
 #define RELAY_H
 
 #include <sys/socket.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,8 @@
 #include "pp-internal.h"
 
 #define RELAY_MAXSRV	256		/* servers per balancer */
+#define RELAY_MAXWORKERS 64		/* -w */
+#define RELAY_WEDGED_MS	10000		/* a worker silent this long is replaced */
 #define RELAY_MAXLISTEN	16		/* listening sockets */
 #define RELAY_MAXCIDR	64		/* --trust, --allow, --deny each */
 #define RELAY_MAXTLV	32		/* --tlv */
@@ -25,18 +28,30 @@
 #define RELAY_MAGLEV_M	65537		/* prime, Maglev's lookup table size */
 #define RELAY_KEYLEN	192		/* server key: its spec, canonical */
 
+/* enum relay_end: why a connection ended. */
+enum relay_end {
+	RELAY_END_DONE, RELAY_END_BADHDR, RELAY_END_UNTRUSTED,
+	RELAY_END_DENIED, RELAY_END_HDRTIMEOUT, RELAY_END_LIMIT,
+	RELAY_END_NOSERVER, RELAY_END_IDLE, RELAY_END_RESET,
+	RELAY_END_DRAIN, RELAY_END_CLIENTGONE, RELAY_END_ERROR,
+	RELAY_END_MAX
+};
+
 enum relay_algo {
 	RELAY_RR, RELAY_LEASTCONN, RELAY_SOURCE, RELAY_MAGLEV, RELAY_RANDOM,
 	RELAY_FIRST
 };
 
-/* Counters of one server, shared by all workers (atomic adds). */
+/*
+ * Counters of one server, shared by all workers (atomic adds).  A slot
+ * belongs to a server address (its name), so a server keeps its counters
+ * when its options change; it is in use while some worker holds it (see
+ * relay_wstat.srv_refs) and free for another address after that.
+ */
 struct relay_sstat {
-	char		key[RELAY_KEYLEN];	/* "" for a free slot */
+	char		key[RELAY_KEYLEN];	/* the name; "" never used */
 	char		name[PP_ADDRSTRLEN + 16];	/* label in /metrics */
 	uint32_t	up;
-	uint32_t	gone;		/* no longer configured */
-	uint64_t	active;
 	uint64_t	total;
 	uint64_t	bytes_in;	/* client -> server */
 	uint64_t	bytes_out;	/* server -> client */
@@ -44,14 +59,29 @@ struct relay_sstat {
 	uint64_t	connect_fail;
 };
 
+/*
+ * What one worker holds: its gauges and the slots it uses.  Only that
+ * worker writes its row; when it dies, the master zeroes the row before
+ * starting its replacement, so a killed worker's connections stop being
+ * counted and its slots are released.  beat is the worker's clock
+ * (CLOCK_MONOTONIC, ms) at its last loop: a worker whose beat stops is
+ * wedged, and the master replaces it.
+ */
+struct relay_wstat {
+	int64_t		beat;
+	uint64_t	active;			/* client connections open */
+	uint64_t	srv_active[RELAY_MAXSRV];	/* by slot */
+	uint16_t	srv_refs[RELAY_MAXSRV];	/* servers using the slot */
+};
+
 /* Global counters, shared by all workers. */
 struct relay_shared {
-	volatile int	lock;
+	pthread_mutex_t	lock;		/* robust: see relay_stats_init */
 	uint32_t	health_gen;	/* bumped when any server goes up/down */
-	uint64_t	active;
 	uint64_t	total;
-	uint64_t	ended[16];	/* by enum relay_end */
+	uint64_t	ended[RELAY_END_MAX];	/* by enum relay_end */
 	struct relay_sstat srv[RELAY_MAXSRV];
+	struct relay_wstat w[RELAY_MAXWORKERS];
 };
 
 struct relay_server {
@@ -131,20 +161,15 @@ struct relay_conf {
 	const char	*servers_file;
 	char		**srv_spec;	/* -s arguments */
 	int		nspec;
+	/* the last server list that loaded, for a worker started again */
+	struct relay_server *good[RELAY_MAXSRV];
+	int		ngood;
 	int		stats_fd;	/* -1: none */
 	int		verbose;	/* 0 quiet, 1 normal, 2 verbose */
 	/* a finished line without newline, and warnings */
 	void		(*log)(int level, const char *line);
 };
 
-/* enum relay_end: why a connection ended. */
-enum relay_end {
-	RELAY_END_DONE, RELAY_END_BADHDR, RELAY_END_UNTRUSTED,
-	RELAY_END_DENIED, RELAY_END_HDRTIMEOUT, RELAY_END_LIMIT,
-	RELAY_END_NOSERVER, RELAY_END_IDLE, RELAY_END_RESET,
-	RELAY_END_DRAIN, RELAY_END_CLIENTGONE, RELAY_END_ERROR,
-	RELAY_END_MAX
-};
 
 /* relay_loop.c */
 int	relay_run(struct relay_conf *conf);	/* returns an exit code */
@@ -179,10 +204,16 @@ void	relay_check_abort(struct relay_server *s);
 /* relay_stats.c */
 size_t	relay_stats_text(const struct relay_shared *sh, const char *prog,
 	    char *buf, size_t cap);
+/* Make the lock of a fresh mapping: 0, or -1 when it cannot be had. */
+int	relay_stats_init(struct relay_shared *sh);
 void	relay_stats_lock(struct relay_shared *sh);
 void	relay_stats_unlock(struct relay_shared *sh);
+/* The slot of server name for worker ws, taken (srv_refs) ; or NULL. */
 struct relay_sstat *relay_stats_slot(struct relay_shared *sh,
-	    const char *key);
+	    struct relay_wstat *ws, const char *name);
+/* Give back a slot taken by relay_stats_slot. */
+void	relay_stats_release(struct relay_shared *sh, struct relay_wstat *ws,
+	    const struct relay_sstat *st);
 const char *relay_end_name(int why);
 
 /* relay_limit.c: per client address connections and rate. */
@@ -206,5 +237,8 @@ int	relay_server_parse(const char *spec, struct relay_server *s,
 int	relay_servers_load(const struct relay_conf *cf,
 	    struct relay_server **out, int *nout, const char **why);
 void	relay_servers_free(struct relay_server **srv, int n);
+/* Copies of srv[0..n) into out: 0, or -1 (nothing left allocated). */
+int	relay_servers_dup(struct relay_server *const *srv, int n,
+	    struct relay_server **out);
 
 #endif /* RELAY_H */

@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -118,6 +119,7 @@ struct tlist {
 struct worker {
 	struct relay_conf *conf;
 	struct relay_shared *sh;
+	struct relay_wstat *ws;		/* this worker's row in sh */
 	int		id;
 	int		epfd;
 	int		spare;		/* for accept-and-close on EMFILE */
@@ -415,6 +417,7 @@ servers_reap(void)
 	for (pp = &W.retired; (s = *pp) != NULL;) {
 		if (s->refs == 0) {
 			*pp = s->next_ret;
+			relay_stats_release(W.sh, W.ws, s->st);
 			free(s);
 		} else
 			pp = &s->next_ret;
@@ -431,7 +434,8 @@ conn_unserve(struct conn *c)
 		return;
 	s->active--;
 	if (s->st != NULL) {
-		__atomic_sub_fetch(&s->st->active, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&W.ws->srv_active[s->st - W.sh->srv], 1,
+		    __ATOMIC_RELAXED);
 		__atomic_add_fetch(&s->st->bytes_in, c->up.bytes,
 		    __ATOMIC_RELAXED);
 		__atomic_add_fetch(&s->st->bytes_out, c->dn.bytes,
@@ -494,7 +498,7 @@ conn_close(struct conn *c, int why, int abortive)
 		relay_limit_release(W.limit, c->ip);
 	timer_stop(c);
 	W.nconns--;
-	__atomic_sub_fetch(&W.sh->active, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&W.ws->active, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&W.sh->ended[why], 1, __ATOMIC_RELAXED);
 	/* Events for it may follow in this batch: freed after the batch. */
 	c->next = W.dead;
@@ -666,11 +670,17 @@ conn_refuse(struct conn *c, int why)
 	conn_close(c, why, 1);
 }
 
-/* The header of the next hop, into c->up.buf (parked, sent first). */
+/*
+ * The header of the next hop, into c->up.buf (parked, sent first).  With
+ * --pass-tlvs the received TLVs go on, all of them (a TLV takes 3 bytes at
+ * least, so TLV_AREA / 3 bounds them), but for a type given with --tlv:
+ * the configured value replaces every received one of that type.
+ */
 static int
 build_header(struct conn *c, int version)
 {
-	struct pp_tlv tlv[RELAY_MAXTLV + 64];
+	static struct pp_tlv tlv[TLV_AREA / 3 + RELAY_MAXTLV];
+	uint8_t mine[256];
 	struct pp_header h;
 	struct pp_tlv t;
 	size_t pos = 0, n = 0;
@@ -697,13 +707,16 @@ build_header(struct conn *c, int version)
 			r = pp_build_v1(c->up.buf, TLV_AREA, &h);
 		}
 	} else {
-		while (c->tlv_len > 0 && n < 64 && pp_tlv_walk(c->up.buf +
-		    TLV_AREA, c->tlv_len, &pos, &t) == 1) {
+		memset(mine, 0, sizeof(mine));
+		for (i = 0; i < W.conf->ntlv; i++)
+			mine[W.conf->tlv[i].type] = 1;
+		while (c->tlv_len > 0 && pp_tlv_walk(c->up.buf + TLV_AREA,
+		    c->tlv_len, &pos, &t) == 1) {
 			if (t.type == PP_TLV_CRC32C) {
 				crc = 1;	/* recomputed, never copied */
 				continue;
 			}
-			if (!W.conf->drop_tlv[t.type])
+			if (!W.conf->drop_tlv[t.type] && !mine[t.type])
 				tlv[n++] = t;
 		}
 		for (i = 0; i < W.conf->ntlv; i++)
@@ -790,9 +803,12 @@ conn_connect(struct conn *c)
 	s->refs++;
 	s->active++;
 	if (s->st != NULL)
-		__atomic_add_fetch(&s->st->active, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&W.ws->srv_active[s->st - W.sh->srv], 1,
+		    __ATOMIC_RELAXED);
 	c->up.blen = 0;
 	if (s->send_proxy != 0 && build_header(c, s->send_proxy) == -1) {
+		wlog(0, "no header for %s: the TLVs do not fit in %d bytes",
+		    s->name, TLV_AREA);
 		conn_close(c, RELAY_END_ERROR, 1);
 		return;
 	}
@@ -866,7 +882,7 @@ conn_run(struct conn *c)
 	    pump(c, &c->dn, SIDE_SERVER, SIDE_CLIENT) == -1)
 		conn_close(c, RELAY_END_RESET, 0);
 	else if (conn_done(c))
-		conn_close(c, W.draining ? RELAY_END_DRAIN : RELAY_END_DONE, 0);
+		conn_close(c, RELAY_END_DONE, 0);
 }
 
 /* The upstream connection is up: start relaying. */
@@ -967,8 +983,15 @@ conn_header(struct conn *c, int hup)
 		c->dst = h.dst;
 	} else
 		c->client = c->peer;
-	if (cf->pass_tlvs && h.tlv_len > 0 && h.tlv_len <= TLV_AREA &&
+	if (cf->pass_tlvs && h.tlv_len > TLV_AREA &&
 	    h.command == PP_V2_CMD_PROXY) {
+		/* Passing only some of them would be a lie: none at all. */
+		wlog(0, "refused: %u bytes of TLVs to pass on, at most %d",
+		    (unsigned)h.tlv_len, TLV_AREA);
+		conn_refuse(c, RELAY_END_ERROR);
+		return;
+	}
+	if (cf->pass_tlvs && h.tlv_len > 0 && h.command == PP_V2_CMD_PROXY) {
 		if ((c->up.buf = buf_get()) == NULL) {
 			conn_close(c, RELAY_END_ERROR, 1);
 			return;
@@ -1042,7 +1065,7 @@ on_accept(struct obj *o)
 			return;
 		}
 		W.nconns++;
-		__atomic_add_fetch(&W.sh->active, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&W.ws->active, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&W.sh->total, 1, __ATOMIC_RELAXED);
 		c->cfd = fd;
 		c->peer = peer;
@@ -1241,19 +1264,18 @@ health_sync(void)
 	W.lb.dirty = 1;
 }
 
-static int
-servers_apply(void)
+/*
+ * Make nw[0..n) the server list.  A server whose spec is unchanged keeps
+ * its state (and its open connections); the others are new, and those
+ * gone from the list retire once their connections end.
+ */
+static void
+servers_use(struct relay_server **nw, int n)
 {
-	struct relay_server *nw[RELAY_MAXSRV], *s;
-	const char *why = NULL;
-	int n, i, j, keep[RELAY_MAXSRV];
+	struct relay_server *s;
+	int i, j, keep[RELAY_MAXSRV];
 
-	if (relay_servers_load(W.conf, nw, &n, &why) == -1) {
-		wlog(0, "servers not changed: %s", why);
-		return -1;
-	}
 	memset(keep, 0, sizeof(keep));
-	relay_stats_lock(W.sh);
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < W.lb.n; j++)
 			if (!keep[j] && strcmp(W.lb.srv[j]->key,
@@ -1268,30 +1290,42 @@ servers_apply(void)
 		s = nw[i];
 		s->chk_fd = -1;
 		s->chk_next = W.now;
-		s->st = relay_stats_slot(W.sh, s->key);
-		if (s->st != NULL) {
-			strlcpy(s->st->name, s->name, sizeof(s->st->name));
-			s->st->gone = 0;
-			s->up = (int)s->st->up;
-		} else
-			s->up = 1;
+		s->st = relay_stats_slot(W.sh, W.ws, s->name);
+		s->up = 1;
+		if (s->st != NULL && s->check)
+			s->up = (int)__atomic_load_n(&s->st->up,
+			    __ATOMIC_RELAXED);
+		else if (s->st != NULL)
+			__atomic_store_n(&s->st->up, 1, __ATOMIC_RELAXED);
 	}
 	for (j = 0; j < W.lb.n; j++) {
 		if (keep[j])
 			continue;
 		s = W.lb.srv[j];
 		relay_check_abort(s);
-		if (s->st != NULL)
-			s->st->gone = 1;
 		s->retired = 1;
 		s->next_ret = W.retired;
 		W.retired = s;
 	}
-	relay_stats_unlock(W.sh);
 	for (i = 0; i < n; i++)
 		W.lb.srv[i] = nw[i];
 	W.lb.n = n;
 	W.lb.dirty = 1;
+}
+
+/* Read the servers again (start, SIGHUP); a list that fails changes nothing. */
+static int
+servers_apply(void)
+{
+	struct relay_server *nw[RELAY_MAXSRV];
+	const char *why = NULL;
+	int n;
+
+	if (relay_servers_load(W.conf, nw, &n, &why) == -1) {
+		wlog(0, "servers not changed: %s", why);
+		return -1;
+	}
+	servers_use(nw, n);
 	return 0;
 }
 
@@ -1386,17 +1420,38 @@ drain_end(void)
 	}
 }
 
+/* SIGUSR1: one line of what this worker is doing. */
+static void
+status_log(void)
+{
+	int i, up = 0;
+
+	for (i = 0; i < W.lb.n; i++)
+		up += W.lb.srv[i]->up;
+	wlog(0, "status: worker %d: %d connections open, %d/%d servers up%s",
+	    W.id, W.nconns, up, W.lb.n, W.draining ? ", draining" : "");
+}
+
 static void
 on_signal(void)
 {
 	struct signalfd_siginfo si;
 
 	while (read(W.sig.fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			/* A reload after the stop began would be lost work. */
+			if (W.draining)
+				break;
 			wlog(0, "reloading servers");
 			servers_apply();
-		} else
+			break;
+		case SIGUSR1:
+			status_log();
+			break;
+		default:	/* SIGTERM, SIGINT, SIGQUIT */
 			drain_start();
+		}
 	}
 }
 
@@ -1464,8 +1519,10 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	memset(&W, 0, sizeof(W));
 	W.conf = cf;
 	W.sh = sh;
+	W.ws = &sh->w[id];
 	W.id = id;
 	W.now = now_ms();
+	W.ws->beat = W.now;
 	if ((W.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return 1;
 	W.scratch = malloc(RELAY_BUFSZ);
@@ -1484,8 +1541,19 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	W.tl[T_IDLE].ms = cf->idle_ms;
 	arc4random_buf(&seed, sizeof(seed));
 	relay_lb_init(&W.lb, cf->algo, seed);
-	if (servers_apply() == -1)
-		return 1;
+	if (servers_apply() == -1) {
+		struct relay_server *nw[RELAY_MAXSRV];
+
+		/*
+		 * A worker started again after the file went bad serves the
+		 * last list that loaded, rather than dying at once in a loop.
+		 */
+		if (cf->ngood == 0 || relay_servers_dup(cf->good, cf->ngood,
+		    nw) == -1)
+			return 1;
+		wlog(0, "serving the last servers that loaded");
+		servers_use(nw, cf->ngood);
+	}
 	if (cf->max_per_ip > 0 || cf->rate_n > 0)
 		if ((W.limit = relay_limit_new(cf->max_per_ip, cf->rate_n,
 		    cf->rate_secs)) == NULL)
@@ -1497,6 +1565,8 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	W.sig.type = O_SIGNAL;
 	W.sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1529,6 +1599,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		n = epoll_wait(W.epfd, evs, 256, W.ready != NULL ? 0 :
 		    next_timeout());
 		W.now = now_ms();
+		__atomic_store_n(&W.ws->beat, W.now, __ATOMIC_RELAXED);
 		for (i = 0; i < n; i++) {
 			uint64_t d = evs[i].data.u64;
 			void *p = (void *)(uintptr_t)(d & ~(uint64_t)TAG_MASK);
@@ -1581,12 +1652,27 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	}
 }
 
-static volatile sig_atomic_t got_sig;
+/* The master's signals, one flag each: a later one never hides another. */
+static volatile sig_atomic_t sig_hup, sig_stop, sig_chld, sig_usr1;
 
 static void
 on_sig(int sig)
 {
-	got_sig = sig;
+	switch (sig) {
+	case SIGHUP:
+		sig_hup = 1;
+		break;
+	case SIGCHLD:
+		sig_chld = 1;
+		break;
+	case SIGUSR1:
+		sig_usr1 = 1;
+		break;
+	case SIGALRM:
+		break;		/* the tick: wakes sigsuspend */
+	default:		/* SIGTERM, SIGINT, SIGQUIT */
+		sig_stop = 1;
+	}
 }
 
 /*
@@ -1607,58 +1693,114 @@ worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
 	_exit(worker_run(cf, sh, i));
 }
 
+static void mlog(const struct relay_conf *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+mlog(const struct relay_conf *cf, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (cf->log == NULL || cf->verbose < 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	cf->log(0, line);
+}
+
+static void
+signal_workers(const pid_t *pid, int n, int sig)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pid[i] > 0)
+			kill(pid[i], sig);
+}
+
+/* SIGHUP in the master: keep what loads as the last good server list. */
+static void
+master_reload(struct relay_conf *cf)
+{
+	struct relay_server *nw[RELAY_MAXSRV];
+	const char *why;
+	int n;
+
+	if (relay_servers_load(cf, nw, &n, &why) == -1)
+		return;		/* each worker says why */
+	relay_servers_free(cf->good, cf->ngood);
+	memcpy(cf->good, nw, (size_t)n * sizeof(nw[0]));
+	cf->ngood = n;
+}
+
 /*
  * Run the relay: one worker in this process, or -w N workers forked and
- * watched (SIGHUP and SIGTERM passed on, a dead worker restarted).
- * Returns the exit code.
+ * watched.  The master passes SIGHUP, SIGUSR1 and the stop signals on,
+ * replaces a worker that died (after a pause that doubles while they keep
+ * dying) or that stopped beating (wedged), and settles a dead worker's
+ * gauges.  Returns the exit code.
  */
 int
 relay_run(struct relay_conf *cf)
 {
+	static const int sigs[] = {
+		SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGALRM
+	};
 	struct relay_shared *sh;
 	struct sigaction sa;
+	struct itimerval tick = { { 0, 250000 }, { 0, 250000 } };
 	sigset_t mask, old;
-	pid_t pid[256], p;
+	pid_t pid[RELAY_MAXWORKERS], p;
+	int64_t born[RELAY_MAXWORKERS], due[RELAY_MAXWORKERS];
+	int pause_ms[RELAY_MAXWORKERS], again[RELAY_MAXWORKERS];
+	int64_t now;
 	int i, st, stopping = 0;
+	size_t k;
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
+	if (sh == MAP_FAILED || relay_stats_init(sh) == -1)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/* Stray job-control and user signals neither stop nor kill us. */
+	signal(SIGUSR2, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
 	if (cf->workers <= 1)
 		return worker_run(cf, sh, 0);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_sig;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGCHLD);
+	for (k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++) {
+		sigaction(sigs[k], &sa, NULL);
+		sigaddset(&mask, sigs[k]);
+	}
 	sigprocmask(SIG_BLOCK, &mask, &old);
-	for (i = 0; i < cf->workers; i++)
+	for (i = 0; i < cf->workers; i++) {
+		born[i] = now_ms();
+		pause_ms[i] = again[i] = 0;
 		if ((pid[i] = worker_fork(cf, sh, i)) == -1)
 			return 1;
+	}
+	setitimer(ITIMER_REAL, &tick, NULL);
 	setproctitle("master, %d workers", cf->workers);
 	for (;;) {
 		sigsuspend(&old);
-		if (got_sig == SIGHUP) {
-			got_sig = 0;
-			for (i = 0; i < cf->workers; i++)
-				if (pid[i] > 0)
-					kill(pid[i], SIGHUP);
-		} else if (got_sig == SIGTERM || got_sig == SIGINT) {
-			got_sig = 0;
+		now = now_ms();
+		if (sig_stop && !stopping) {
 			stopping = 1;
-			for (i = 0; i < cf->workers; i++)
-				if (pid[i] > 0)
-					kill(pid[i], SIGTERM);
+			signal_workers(pid, cf->workers, SIGTERM);
 		}
+		if (sig_hup && !stopping) {
+			master_reload(cf);
+			signal_workers(pid, cf->workers, SIGHUP);
+		}
+		if (sig_usr1)
+			signal_workers(pid, cf->workers, SIGUSR1);
+		sig_stop = sig_hup = sig_usr1 = sig_chld = 0;
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 			for (i = 0; i < cf->workers; i++)
 				if (pid[i] == p)
@@ -1666,18 +1808,28 @@ relay_run(struct relay_conf *cf)
 			if (i == cf->workers)
 				continue;
 			pid[i] = 0;
+			/* What it held is no longer held: settle its row. */
+			memset(&sh->w[i], 0, sizeof(sh->w[i]));
 			/*
 			 * A worker that ended on its own terms (drained after
 			 * a SIGTERM of its own, exit 0) stays ended; one that
-			 * crashed is replaced.
+			 * crashed is replaced, after a pause that doubles from
+			 * 100 ms to 10 s while it keeps dying young.
 			 */
 			if (stopping || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
 			    (WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM ||
 			    WTERMSIG(st) == SIGINT)))
 				continue;
-			if (cf->log != NULL && cf->verbose >= 1)
-				cf->log(0, "worker died, restarting it");
-			pid[i] = worker_fork(cf, sh, i);
+			if (now - born[i] >= 10000)
+				pause_ms[i] = 0;
+			pause_ms[i] = pause_ms[i] == 0 ? 100 :
+			    pause_ms[i] >= 5000 ? 10000 : pause_ms[i] * 2;
+			due[i] = now + pause_ms[i];
+			again[i] = 1;
+			mlog(cf, "worker %d died (%s %d), restarting it in %d ms",
+			    i, WIFSIGNALED(st) ? "signal" : "exit",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			    pause_ms[i]);
 		}
 		if (stopping) {
 			for (i = 0; i < cf->workers; i++)
@@ -1685,6 +1837,25 @@ relay_run(struct relay_conf *cf)
 					break;
 			if (i == cf->workers)
 				return 0;
+			continue;
+		}
+		for (i = 0; i < cf->workers; i++) {
+			if (again[i] && now >= due[i]) {
+				again[i] = 0;
+				born[i] = now;
+				if ((pid[i] = worker_fork(cf, sh, i)) == -1)
+					pid[i] = 0;
+				continue;
+			}
+			/* A worker loops at least once a second when well. */
+			if (pid[i] > 0 && now - born[i] > RELAY_WEDGED_MS &&
+			    now - __atomic_load_n(&sh->w[i].beat,
+			    __ATOMIC_RELAXED) > RELAY_WEDGED_MS) {
+				mlog(cf, "worker %d silent for %d s: replacing it",
+				    i, RELAY_WEDGED_MS / 1000);
+				kill(pid[i], SIGKILL);
+				born[i] = now;	/* once per silence */
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@
  * relay_stats.c - the counters shared by the workers and their Prometheus
  * text exposition (served at /metrics by --stats).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,43 +10,98 @@
 
 #include "relay.h"
 
+/*
+ * The lock guards the slot table (which address owns which slot).  A
+ * worker can be killed while it holds it, so it is a robust mutex: the
+ * next taker gets EOWNERDEAD and goes on.  What the dead holder may have
+ * left half done is one slot's key or name being copied, for a slot that
+ * no live worker holds yet (its srv_refs are still 0), so the table stays
+ * usable: at worst that slot is taken again under a torn name, which the
+ * next taker overwrites.
+ */
+int
+relay_stats_init(struct relay_shared *sh)
+{
+	pthread_mutexattr_t a;
+	int r;
+
+	if (pthread_mutexattr_init(&a) != 0)
+		return -1;
+	r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) ||
+	    pthread_mutex_init(&sh->lock, &a);
+	pthread_mutexattr_destroy(&a);
+	return r ? -1 : 0;
+}
+
 void
 relay_stats_lock(struct relay_shared *sh)
 {
-	while (__atomic_exchange_n(&sh->lock, 1, __ATOMIC_ACQUIRE))
-		;
+	if (pthread_mutex_lock(&sh->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&sh->lock);
 }
 
 void
 relay_stats_unlock(struct relay_shared *sh)
 {
-	__atomic_store_n(&sh->lock, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* How many servers, in all workers, hold slot i. */
+static unsigned
+slot_refs(const struct relay_shared *sh, int i)
+{
+	unsigned n = 0;
+	int k;
+
+	for (k = 0; k < RELAY_MAXWORKERS; k++)
+		n += __atomic_load_n(&sh->w[k].srv_refs[i], __ATOMIC_RELAXED);
+	return n;
 }
 
 /*
- * The slot of a server, by key, shared by every worker: the same server
- * keeps its counters across reloads.  Call with the lock held.  NULL when
- * the table is full.
+ * The slot of a server, by name, shared by every worker: the same address
+ * keeps its counters across reloads and option changes.  A slot nobody
+ * holds is free; one with this name is preferred, so a server that comes
+ * back finds its counters.  Takes the lock.  NULL when all are held.
  */
 struct relay_sstat *
-relay_stats_slot(struct relay_shared *sh, const char *key)
+relay_stats_slot(struct relay_shared *sh, struct relay_wstat *ws,
+    const char *name)
 {
-	struct relay_sstat *st, *fr = NULL;
-	int i;
+	struct relay_sstat *st = NULL;
+	int i, fr = -1;
 
+	relay_stats_lock(sh);
 	for (i = 0; i < RELAY_MAXSRV; i++) {
-		st = &sh->srv[i];
-		if (strcmp(st->key, key) == 0)
-			return st;
-		if (fr == NULL && st->key[0] == '\0')
-			fr = st;
+		if (strcmp(sh->srv[i].key, name) == 0) {
+			st = &sh->srv[i];
+			break;
+		}
+		if (fr == -1 && slot_refs(sh, i) == 0)
+			fr = i;
 	}
-	if (fr != NULL) {
-		memset(fr, 0, sizeof(*fr));
-		strlcpy(fr->key, key, sizeof(fr->key));
-		fr->up = 1;
+	if (st == NULL && fr != -1) {
+		st = &sh->srv[fr];
+		memset(st, 0, sizeof(*st));
+		strlcpy(st->key, name, sizeof(st->key));
+		strlcpy(st->name, name, sizeof(st->name));
+		st->up = 1;
 	}
-	return fr;
+	if (st != NULL)
+		__atomic_add_fetch(&ws->srv_refs[st - sh->srv], 1,
+		    __ATOMIC_RELAXED);
+	relay_stats_unlock(sh);
+	return st;
+}
+
+void
+relay_stats_release(struct relay_shared *sh, struct relay_wstat *ws,
+    const struct relay_sstat *st)
+{
+	if (st != NULL)
+		__atomic_sub_fetch(&ws->srv_refs[st - sh->srv], 1,
+		    __ATOMIC_RELAXED);
 }
 
 static const char *const end_names[RELAY_END_MAX] = {
@@ -73,6 +129,7 @@ add(char *buf, size_t cap, size_t off, const char *fmt, ...)
 }
 
 #define LD(p)	__atomic_load_n(&(p), __ATOMIC_RELAXED)
+#define ACTIVE	((size_t)-1)	/* the gauge summed over the workers */
 
 /* Prometheus text format 0.0.4; returns the length (may exceed cap). */
 size_t
@@ -87,7 +144,7 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 		    offsetof(struct relay_sstat, up) },
 		{ "server_active_connections", "gauge",
 		    "connections open to the server",
-		    offsetof(struct relay_sstat, active) },
+		    ACTIVE },
 		{ "server_connections_total", "counter",
 		    "connections made to the server",
 		    offsetof(struct relay_sstat, total) },
@@ -104,9 +161,21 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 		    "failed connection attempts",
 		    offsetof(struct relay_sstat, connect_fail) },
 	};
+	uint64_t act[RELAY_MAXSRV], active = 0;
+	uint8_t inuse[RELAY_MAXSRV];
 	char pfx[32];
 	size_t off = 0, k;
-	int i;
+	int i, w;
+
+	memset(act, 0, sizeof(act));
+	memset(inuse, 0, sizeof(inuse));
+	for (w = 0; w < RELAY_MAXWORKERS; w++) {
+		active += LD(sh->w[w].active);
+		for (i = 0; i < RELAY_MAXSRV; i++) {
+			act[i] += LD(sh->w[w].srv_active[i]);
+			inuse[i] |= LD(sh->w[w].srv_refs[i]) != 0;
+		}
+	}
 
 	snprintf(pfx, sizeof(pfx), "%s", prog);
 	for (k = 0; pfx[k] != '\0'; k++)
@@ -115,7 +184,7 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 	off = add(buf, cap, off, "# HELP %s_connections_active open client "
 	    "connections\n# TYPE %s_connections_active gauge\n"
 	    "%s_connections_active %llu\n", pfx, pfx, pfx,
-	    (unsigned long long)LD(sh->active));
+	    (unsigned long long)active);
 	off = add(buf, cap, off, "# HELP %s_connections_total accepted client "
 	    "connections\n# TYPE %s_connections_total counter\n"
 	    "%s_connections_total %llu\n", pfx, pfx, pfx,
@@ -123,7 +192,7 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 	off = add(buf, cap, off, "# HELP %s_connections_ended_total client "
 	    "connections ended, by reason\n# TYPE %s_connections_ended_total "
 	    "counter\n", pfx, pfx);
-	for (i = 0; i < RELAY_END_MAX && i < 16; i++)
+	for (i = 0; i < RELAY_END_MAX; i++)
 		off = add(buf, cap, off,
 		    "%s_connections_ended_total{reason=\"%s\"} %llu\n", pfx,
 		    end_names[i], (unsigned long long)LD(sh->ended[i]));
@@ -132,12 +201,15 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 		    pfx, m[k].name, m[k].help, pfx, m[k].name, m[k].type);
 		for (i = 0; i < RELAY_MAXSRV; i++) {
 			const struct relay_sstat *st = &sh->srv[i];
-			const char *p = (const char *)st + m[k].off;
+			const char *p = (const char *)st +
+			    (m[k].off == ACTIVE ? 0 : m[k].off);
 			unsigned long long v;
 
-			if (st->key[0] == '\0' || st->gone)
+			if (!inuse[i])
 				continue;
-			if (m[k].off == offsetof(struct relay_sstat, up))
+			if (m[k].off == ACTIVE)
+				v = act[i];
+			else if (m[k].off == offsetof(struct relay_sstat, up))
 				v = __atomic_load_n((const uint32_t *)
 				    (const void *)p, __ATOMIC_RELAXED);
 			else

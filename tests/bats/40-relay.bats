@@ -152,6 +152,35 @@ setup() {
 	assert_not_contains "$output" '"name":"unique-id"'
 }
 
+@test "pp-relay --pass-tlvs passes all of 100 TLVs; a --tlv of a type replaces the received one" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy=v2 --send-proxy=v2 \
+		--pass-tlvs --tlv authority=new.example
+	settled r
+	# More TLVs than pp-send takes: the header is built here.
+	python3 -c '
+import socket, struct, sys
+tlv = lambda t, v: bytes([t]) + struct.pack("!H", len(v)) + v
+body = (socket.inet_aton("198.51.100.4") + socket.inet_aton("203.0.113.9") +
+        struct.pack("!HH", 1234, 443) + tlv(2, b"old.example") +
+        b"".join(tlv(0xe1, b"t%d" % i) for i in range(100)))
+sys.stdout.buffer.write(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11" +
+                        struct.pack("!H", len(body)) + body)' \
+		> "$BATS_TEST_TMPDIR/hdr"
+	{ cat "$BATS_TEST_TMPDIR/hdr"; printf 'data'; } |
+		socat -t 5 - "TCP:127.0.0.1:$LPORT"
+	wait_for 5 grep -q data "$BATS_TEST_TMPDIR/cap"
+	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
+	run -0 python3 -c '
+import json, sys
+h = json.loads(sys.argv[1])
+t = h["tlvs"]
+print(sum(1 for x in t if x["type"] == 0xe1),
+      [x["value"] for x in t if x["name"] == "authority"],
+      [x["hex"] for x in t if x["type"] == 0xe1][99])' "$output"
+	assert_eq "$output" "100 ['new.example'] $(printf t99 | hex)"
+}
+
 @test "pp-relay refuses a malformed header: that connection only, upstream sees nothing" {
 	capture_server
 	relay r -c "127.0.0.1:$SPORT" --accept-proxy
@@ -342,7 +371,9 @@ os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
 	wait "$cl"
 	cmp "$BATS_TEST_TMPDIR/data" "$BATS_TEST_TMPDIR/back"
 	wait_for 5 sh -c "! kill -0 $r_pid"
-	grep -q 'end=drain' "$BATS_TEST_TMPDIR/r.err"
+	# It finished within the grace period: an orderly end, not a cut.
+	grep -q 'end=done' "$BATS_TEST_TMPDIR/r.err"
+	run ! grep -q 'end=drain' "$BATS_TEST_TMPDIR/r.err"
 }
 
 @test "pp-relay reads a header split across segments" {
