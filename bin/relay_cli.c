@@ -7,8 +7,11 @@
  * so the two can never drift apart; bin/pp-relay.c and bin/pp-balance.c
  * only choose the face, and the engine in lib/ does the work.
  */#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -19,6 +22,7 @@
 #include <grp.h>
 #include <libutil.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,17 +219,74 @@ is_listener(int fd)
 	    v != 0;
 }
 
+/*
+ * Become user.  With --usesrc every upstream socket needs IP_TRANSPARENT,
+ * which takes CAP_NET_ADMIN (or CAP_NET_RAW): those two are kept across
+ * the change of user (PR_SET_KEEPCAPS, then capset), every other
+ * capability goes.  Raw capset rather than libcap-ng: two bits do not
+ * need a library.
+ */
 static void
-drop_privileges(const char *user)
+drop_privileges(const char *user, int keep_net)
 {
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct cap[2];
 	struct passwd *pw;
 
 	if ((pw = getpwnam(user)) == NULL)
 		errx(EX_USAGE, "-u %s: no such user", user);
+	if (keep_net && prctl(PR_SET_KEEPCAPS, 1) == -1)
+		err(1, "-u %s: cannot keep CAP_NET_ADMIN", user);
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
 		err(1, "-u %s: cannot drop privileges", user);
+	if (!keep_net)
+		return;
+	memset(cap, 0, sizeof(cap));
+	cap[0].permitted = cap[0].effective = 1u << CAP_NET_ADMIN |
+	    1u << CAP_NET_RAW;
+	if (syscall(SYS_capset, &hdr, cap) == -1 ||
+	    prctl(PR_SET_KEEPCAPS, 0) == -1)
+		err(1, "-u %s: cannot keep CAP_NET_ADMIN", user);
+}
+
+/*
+ * Under -u the pidfile's directory is most often root's, so the process
+ * could not remove the file when it ends.  A small child keeps root for
+ * that one job: it holds nothing but the pidfile and a pipe, waits until
+ * every process of the relay has ended (the pipe's last writer closes),
+ * then removes the file.
+ */
+static void
+pidfile_keeper(struct pidfh *pfh)
+{
+	int p[2], fd, max;
+	char c;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		err(1, "--pidfile: pipe");
+	if ((pid = fork()) == -1)
+		err(1, "--pidfile: fork");
+	if (pid > 0) {
+		close(p[0]);
+		return;		/* p[1] stays open in every process of ours */
+	}
+	close(p[1]);
+	max = getdtablesize();
+	for (fd = 3; fd < max && fd < 65536; fd++)
+		if (fd != p[0] && fd != pidfile_fileno(pfh))
+			close(fd);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	setproctitle("pidfile keeper");
+	while (read(p[0], &c, 1) == -1 && errno == EINTR)
+		;
+	pidfile_remove(pfh);
+	_exit(0);
 }
 
 int
@@ -463,10 +524,6 @@ relay_main(int argc, char *argv[], int balance)
 		    == -1)
 			err(EX_NOINPUT, "--servers-file %s", cf.servers_file);
 	}
-	/* IP_TRANSPARENT needs CAP_NET_ADMIN on every upstream socket. */
-	if (cf.usesrc && user != NULL)
-		errx(EX_USAGE, "--usesrc and -u: binding the client's address "
-		    "needs privileges that -u drops");
 	if (cf.accept_proxy < 0 && (cf.optional || cf.ntrust > 0 ||
 	    cf.pass_tlvs))
 		errx(EX_USAGE, "%s needs --accept-proxy", cf.optional ?
@@ -539,8 +596,10 @@ relay_main(int argc, char *argv[], int balance)
 		cli_addr("--stats", stats_arg, &sa);
 		cf.stats_fd = listen_on("--stats", &sa, 0);
 	}
+	if (user != NULL && pfh != NULL)
+		pidfile_keeper(pfh);
 	if (user != NULL)
-		drop_privileges(user);
+		drop_privileges(user, cf.usesrc);
 	if (pfh != NULL && pidfile_write(pfh) == -1)
 		err(1, "--pidfile %s", pidpath);
 
@@ -552,7 +611,7 @@ relay_main(int argc, char *argv[], int balance)
 		errx(EX_USAGE, "%s", why);
 	setproctitle("starting");
 	rc = relay_run(&cf);
-	if (pfh != NULL)
-		pidfile_remove(pfh);
+	if (pfh != NULL && user == NULL)
+		pidfile_remove(pfh);	/* under -u, the keeper does */
 	return rc;
 }

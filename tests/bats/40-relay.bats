@@ -489,6 +489,23 @@ print(h.hexdigest())'
 	run -64 pp-relay -l 127.0.0.1:1 -c 127.0.0.1:2 -u no-such-user-here
 }
 
+@test "pp-relay -u removes its pidfile from a root-owned directory when it ends" {
+	need_root "only root can change user"
+	local w
+	socat_server EXEC:cat
+	mkdir -m 755 "$BATS_TEST_TMPDIR/run"
+	for w in 1 2; do
+		relay r -c "127.0.0.1:$SPORT" -u nobody -w "$w" -g 1 \
+			--pidfile "$BATS_TEST_TMPDIR/run/r.pid"
+		wait_file "$BATS_TEST_TMPDIR/run/r.pid"
+		assert_eq "$(cat "$BATS_TEST_TMPDIR/run/r.pid")" "$r_pid"
+		assert_eq "$(ps -o user= -p "$r_pid")" "nobody"
+		kill -TERM "$r_pid"
+		wait_for 5 sh -c "! kill -0 $r_pid 2>/dev/null"
+		wait_for 5 test ! -e "$BATS_TEST_TMPDIR/run/r.pid"
+	done
+}
+
 @test "every option of pp-relay --help is in pp-relay(1), and back" {
 	options_match_man pp-relay
 }

@@ -372,10 +372,3 @@ setup() {
 @test "every option of pp-balance --help is in pp-balance(1), and back" {
 	options_match_man pp-balance
 }
-
-@test "pp-balance refuses --usesrc with -u, which would drop the privilege it needs" {
-	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2 \
-	    --usesrc clientip -u nobody
-	assert_empty "$output"
-	assert_contains "$stderr" "pp-balance: --usesrc and -u"
-}

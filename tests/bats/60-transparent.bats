@@ -133,6 +133,22 @@ need_tool() {
 	kill -0 "$balance_pid"
 }
 
+@test "pp-balance --usesrc clientip -u nobody keeps only CAP_NET_ADMIN and CAP_NET_RAW" {
+	need_tool pp-balance
+	start_plain_server
+	start_bg balance ip netns exec "${NS}b" pp-balance \
+		-l "198.18.0.1:$BPORT" -s "198.18.1.2:$SPORT" --usesrc clientip \
+		-u nobody
+	ns_wait "${NS}b" 198.18.0.1 "$BPORT"
+	run --separate-stderr ask 198.18.0.2 198.18.0.1 "$BPORT"
+	assert_eq "$output" "peer 198.18.0.2 said hello"
+	# ip netns exec runs pp-balance in its own process (exec), same pid.
+	run -0 awk '/^Uid:/ { print $2 } /^CapEff:/ { print $2 }' \
+		"/proc/$balance_pid/status"
+	assert_eq "$output" "$(id -u nobody)
+0000000000003000"
+}
+
 @test "pp-relay --usesrc clientip: a server without PROXY support sees the client's address" {
 	need_tool pp-relay
 	start_plain_server
