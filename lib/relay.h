@@ -188,6 +188,7 @@ int	relay_lb_pick(struct relay_lb *lb, const struct sockaddr_storage *cl,
 	    const struct relay_tried *tried);
 uint64_t relay_hash_addr(const struct sockaddr_storage *sa);
 uint64_t relay_hash_str(const char *s, uint64_t seed);
+uint64_t relay_hash_bytes(const uint8_t *p, size_t n, uint64_t seed);
 /* Fill a Maglev table of m entries for n servers named names[]. */
 void	relay_maglev_fill(uint16_t *tab, uint32_t m, const char *const *names,
 	    const int *weights, int n);
@@ -219,11 +220,17 @@ const char *relay_end_name(int why);
 /* relay_limit.c: per client address connections and rate. */
 struct relay_limit;
 struct relay_ipent;
+#define RELAY_LIMIT_CAP	65536		/* addresses per worker's table */
 struct relay_limit *relay_limit_new(int max_per_ip, int rate_n,
-	    int rate_secs);
-/* NULL: refused; else an entry to release when the connection ends. */
+	    int rate_secs, size_t cap);
+/*
+ * NULL: refused (over a limit, or a new address with the table full:
+ * relay_limit_full then says 1); else an entry to release when the
+ * connection ends.
+ */
 struct relay_ipent *relay_limit_take(struct relay_limit *l,
 	    const struct sockaddr_storage *sa, int64_t now_ms);
+int	relay_limit_full(const struct relay_limit *l);
 void	relay_limit_release(struct relay_limit *l, struct relay_ipent *e);
 void	relay_limit_sweep(struct relay_limit *l, int64_t now_ms);
 void	relay_limit_free(struct relay_limit *l);

@@ -50,8 +50,8 @@ mix64(uint64_t x)
 	return x;
 }
 
-static uint64_t
-hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
+uint64_t
+relay_hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ seed;	/* FNV-1a offset */
 	size_t i;
@@ -66,7 +66,7 @@ hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
 uint64_t
 relay_hash_str(const char *s, uint64_t seed)
 {
-	return hash_bytes((const uint8_t *)s, strlen(s), seed);
+	return relay_hash_bytes((const uint8_t *)s, strlen(s), seed);
 }
 
 /*
@@ -80,11 +80,11 @@ relay_hash_addr(const struct sockaddr_storage *sa)
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
 	if (sa->ss_family == AF_INET)
-		return hash_bytes((const uint8_t *)&sin->sin_addr, 4, 0);
+		return relay_hash_bytes((const uint8_t *)&sin->sin_addr, 4, 0);
 	if (sa->ss_family == AF_INET6) {
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			return hash_bytes(sin6->sin6_addr.s6_addr + 12, 4, 0);
-		return hash_bytes(sin6->sin6_addr.s6_addr, 16, 0);
+			return relay_hash_bytes(sin6->sin6_addr.s6_addr + 12, 4, 0);
+		return relay_hash_bytes(sin6->sin6_addr.s6_addr, 16, 0);
 	}
 	return 0;
 }

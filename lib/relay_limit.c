@@ -2,7 +2,11 @@
  * relay_limit.c - per client address limits: connections open at once
  * and new connections per window, judged on the real client address (the
  * one from the header).  One table per worker; entries are recycled from a
- * free list and dropped by a sweep once idle.
+ * free list and dropped by a sweep once idle.  The table holds at most
+ * `cap' addresses, so a flood of sources costs bounded memory, and its
+ * hash is seeded per table, so nobody can aim many addresses at one
+ * bucket.  A client without an IP address (a unix socket) has the key of
+ * all zeros: such clients count as one address.
  */
 #include <netinet/in.h>
 
@@ -28,15 +32,20 @@ struct relay_limit {
 	struct relay_ipent *bucket[LIMIT_BUCKETS];
 	struct relay_ipent *free;
 	unsigned	sweep_pos;
+	size_t		n, cap;		/* entries in the table, at most */
+	uint64_t	seed;
+	int		full;		/* the last refusal was for room */
 };
 
 struct relay_limit *
-relay_limit_new(int max_per_ip, int rate_n, int rate_secs)
+relay_limit_new(int max_per_ip, int rate_n, int rate_secs, size_t cap)
 {
 	struct relay_limit *l;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
+	l->cap = cap;
+	arc4random_buf(&l->seed, sizeof(l->seed));
 	l->max_per_ip = max_per_ip;
 	l->rate_n = rate_n;
 	l->rate_ms = (int64_t)rate_secs * 1000;
@@ -65,11 +74,16 @@ relay_limit_take(struct relay_limit *l, const struct sockaddr_storage *sa,
 	unsigned b;
 
 	addr_key(sa, key);
-	b = (unsigned)(relay_hash_addr(sa) % LIMIT_BUCKETS);
+	b = (unsigned)(relay_hash_bytes(key, 16, l->seed) % LIMIT_BUCKETS);
+	l->full = 0;
 	for (e = l->bucket[b]; e != NULL; e = e->next)
 		if (memcmp(e->addr, key, 16) == 0)
 			break;
 	if (e == NULL) {
+		if (l->n >= l->cap) {
+			l->full = 1;
+			return NULL;
+		}
 		if ((e = l->free) != NULL)
 			l->free = e->next;
 		else if ((e = malloc(sizeof(*e))) == NULL)
@@ -79,6 +93,7 @@ relay_limit_take(struct relay_limit *l, const struct sockaddr_storage *sa,
 		e->window = now;
 		e->next = l->bucket[b];
 		l->bucket[b] = e;
+		l->n++;
 	}
 	if (l->rate_n > 0 && now - e->window >= l->rate_ms) {
 		e->window = now;
@@ -91,6 +106,12 @@ relay_limit_take(struct relay_limit *l, const struct sockaddr_storage *sa,
 	e->conns++;
 	e->count++;
 	return e;
+}
+
+int
+relay_limit_full(const struct relay_limit *l)
+{
+	return l->full;
 }
 
 void
@@ -116,6 +137,7 @@ relay_limit_sweep(struct relay_limit *l, int64_t now)
 				*pp = e->next;
 				e->next = l->free;
 				l->free = e;
+				l->n--;
 			} else
 				pp = &e->next;
 		}

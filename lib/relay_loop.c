@@ -149,6 +149,7 @@ struct worker {
 	struct relay_server *retired;
 	int64_t		tick;
 	int		emfile_logged;
+	int		limit_logged;	/* the table-full spell was said */
 	char		*page;		/* /metrics response */
 	size_t		pagecap;
 };
@@ -922,9 +923,14 @@ conn_ready(struct conn *c)
 	}
 	if (W.limit != NULL &&
 	    (c->ip = relay_limit_take(W.limit, &c->client, W.now)) == NULL) {
+		if (relay_limit_full(W.limit) && !W.limit_logged++)
+			wlog(0, "per-address table full (%d addresses): "
+			    "refusing new ones", RELAY_LIMIT_CAP);
 		conn_refuse(c, RELAY_END_LIMIT);
 		return;
 	}
+	if (W.limit != NULL)
+		W.limit_logged = 0;	/* the table had room: a spell ends */
 	conn_connect(c);
 }
 
@@ -1556,7 +1562,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	}
 	if (cf->max_per_ip > 0 || cf->rate_n > 0)
 		if ((W.limit = relay_limit_new(cf->max_per_ip, cf->rate_n,
-		    cf->rate_secs)) == NULL)
+		    cf->rate_secs, RELAY_LIMIT_CAP)) == NULL)
 			return 1;
 	W.health_gen = (uint32_t)-1;
 	health_sync();

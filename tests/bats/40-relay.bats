@@ -506,6 +506,24 @@ print(h.hexdigest())'
 	done
 }
 
+@test "pp-relay: a unix-socket client matches no --deny prefix and no --allow prefix" {
+	local sock=$BATS_TEST_TMPDIR/r.sock
+	socat_server EXEC:cat
+	start_bg r pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT" \
+		--deny 0.0.0.0/0 --deny ::/0
+	wait_for 5 test -S "$sock"
+	run -0 socat -t 5 - "UNIX-CONNECT:$sock" <<< "hi"
+	assert_eq "$output" "hi"
+	stop_pid "$r_pid"
+	rm -f "$sock"
+	start_bg r2 pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT" \
+		--allow 127.0.0.0/8
+	wait_for 5 test -S "$sock"
+	run --separate-stderr socat -t 5 - "UNIX-CONNECT:$sock" <<< "hi"
+	assert_empty "$output"
+	wait_for 5 grep -q 'end=denied' "$BATS_TEST_TMPDIR/r2.err"
+}
+
 @test "every option of pp-relay --help is in pp-relay(1), and back" {
 	options_match_man pp-relay
 }

@@ -272,7 +272,7 @@ test_limit(void)
 	struct sockaddr_storage a, b;
 	struct sockaddr_in6 *m = (struct sockaddr_in6 *)&b;
 
-	l = relay_limit_new(2, 0, 0);
+	l = relay_limit_new(2, 0, 0, RELAY_LIMIT_CAP);
 	mkaddr(&a, 0xc0000201);
 	e[0] = relay_limit_take(l, &a, 0);
 	e[1] = relay_limit_take(l, &a, 0);
@@ -290,7 +290,7 @@ test_limit(void)
 	ok(relay_limit_take(l, &b, 0) != NULL, "another address is served");
 	relay_limit_free(l);
 
-	l = relay_limit_new(0, 2, 10);
+	l = relay_limit_new(0, 2, 10, RELAY_LIMIT_CAP);
 	ok(relay_limit_take(l, &a, 1000) != NULL &&
 	    relay_limit_take(l, &a, 2000) != NULL &&
 	    relay_limit_take(l, &a, 3000) == NULL,
@@ -298,6 +298,37 @@ test_limit(void)
 	ok(relay_limit_take(l, &a, 11500) != NULL,
 	    "a new window lets it in again");
 	relay_limit_sweep(l, 100000);
+	relay_limit_free(l);
+}
+
+/* The table holds cap addresses; a full one refuses new ones only. */
+static void
+test_limit_cap(void)
+{
+	struct sockaddr_storage a;
+	struct relay_limit *l;
+	struct relay_ipent *e[4];
+	int i;
+
+	l = relay_limit_new(10, 0, 0, 3);
+	for (i = 0; i < 3; i++) {
+		mkaddr(&a, 0x0a000001 + (uint32_t)i);
+		e[i] = relay_limit_take(l, &a, 0);
+	}
+	ok(e[0] != NULL && e[1] != NULL && e[2] != NULL, "three fit");
+	mkaddr(&a, 0x0a000009);
+	ok(relay_limit_take(l, &a, 0) == NULL && relay_limit_full(l),
+	    "a fourth address is refused: the table is full");
+	mkaddr(&a, 0x0a000001);
+	ok((e[3] = relay_limit_take(l, &a, 0)) != NULL && !relay_limit_full(l),
+	    "a known address still gets in");
+	for (i = 0; i < 4; i++)
+		relay_limit_release(l, e[i]);
+	for (i = 0; i < 16; i++)	/* a whole sweep of the table */
+		relay_limit_sweep(l, 1000);
+	mkaddr(&a, 0x0a000009);
+	ok(relay_limit_take(l, &a, 1000) != NULL,
+	    "idle entries swept: room again");
 	relay_limit_free(l);
 }
 
@@ -313,5 +344,6 @@ main(void)
 	test_tried_backup_first();
 	test_spec();
 	test_limit();
+	test_limit_cap();
 	return t_done();
 }
