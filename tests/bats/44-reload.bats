@@ -74,7 +74,7 @@ setup() {
 
 @test "pp-balance refuses to start on a servers file with no server" {
 	printf '# nothing yet\n\n' > "$BATS_TEST_TMPDIR/servers"
-	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 \
+	run -64 --separate-stderr timeout 5 pp-balance -l 127.0.0.1:1 \
 		--servers-file "$BATS_TEST_TMPDIR/servers"
 	assert_contains "$stderr" "$BATS_TEST_TMPDIR/servers: no server"
 }

@@ -72,6 +72,12 @@ setup() {
 	need_cmd socat python3 curl
 }
 
+# A stopped worker ignores the TERM of stop_all: wake it first.
+teardown() {
+	[ -z "${STOPPED:-}" ] || kill -CONT "$STOPPED" 2>/dev/null || true
+	stop_all
+}
+
 @test "SIGHUP and SIGTERM back to back always stop the master and its workers" {
 	local i w
 	reply_server
@@ -149,6 +155,7 @@ setup() {
 	relay r -w 2 -c "127.0.0.1:$SPORT"
 	wait_for 5 nworkers "$r_pid" 2
 	w=$(workers "$r_pid" | tail -n 1)
+	STOPPED=$w
 	kill -STOP "$w"
 	# The bound is 10 s of silence, checked about once a second.
 	wait_for 30 gone "$w"
