@@ -113,7 +113,8 @@ static const char options_help[] =
 "  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
 "  -U, --usesrc clientip      connect upstream from the client's address\n"
 "  -S, --stats ADDR           Prometheus text at http://ADDR/metrics\n"
-"  -w, --workers N            worker processes sharing the port (default 1)\n"
+"  -w, --workers N            worker processes sharing the port (1 to 64,\n"
+"                             default 1)\n"
 "  -u, --user USER            drop privileges to USER after binding\n"
 "  -F, --pidfile FILE         write the pid, locked (refuses a second copy)\n"
 "  -q, --quiet                log nothing but fatal errors\n"
@@ -427,7 +428,7 @@ relay_main(int argc, char *argv[], int balance)
 			exit(0);
 		case 'w':
 			cf.workers = (int)cli_number("--workers", optarg, 1,
-			    256);
+			    RELAY_MAXWORKERS);
 			break;
 		case 'x':
 			if (cf.ntlv == RELAY_MAXTLV)

@@ -18,7 +18,9 @@
 #include "pp-internal.h"
 
 #define RELAY_MAXSRV	256		/* servers per balancer */
-#define RELAY_MAXLISTEN	16		/* listening sockets */
+#define RELAY_MAXWORKERS 64		/* -w */
+/* Listening sockets: one per worker under SO_REUSEPORT, or LISTEN_FDS. */
+#define RELAY_MAXLISTEN	RELAY_MAXWORKERS
 #define RELAY_MAXCIDR	64		/* --trust, --allow, --deny each */
 #define RELAY_MAXTLV	32		/* --tlv */
 #define RELAY_BUFSZ	16384		/* scratch and pending buffers */
@@ -44,13 +46,22 @@ struct relay_sstat {
 	uint64_t	connect_fail;
 };
 
+/* enum relay_end: why a connection ended. */
+enum relay_end {
+	RELAY_END_DONE, RELAY_END_BADHDR, RELAY_END_UNTRUSTED,
+	RELAY_END_DENIED, RELAY_END_HDRTIMEOUT, RELAY_END_LIMIT,
+	RELAY_END_NOSERVER, RELAY_END_IDLE, RELAY_END_RESET,
+	RELAY_END_DRAIN, RELAY_END_CLIENTGONE, RELAY_END_ERROR,
+	RELAY_END_MAX
+};
+
 /* Global counters, shared by all workers. */
 struct relay_shared {
 	volatile int	lock;
 	uint32_t	health_gen;	/* bumped when any server goes up/down */
 	uint64_t	active;
 	uint64_t	total;
-	uint64_t	ended[16];	/* by enum relay_end */
+	uint64_t	ended[RELAY_END_MAX];	/* by enum relay_end */
 	struct relay_sstat srv[RELAY_MAXSRV];
 };
 
@@ -137,14 +148,6 @@ struct relay_conf {
 	void		(*log)(int level, const char *line);
 };
 
-/* enum relay_end: why a connection ended. */
-enum relay_end {
-	RELAY_END_DONE, RELAY_END_BADHDR, RELAY_END_UNTRUSTED,
-	RELAY_END_DENIED, RELAY_END_HDRTIMEOUT, RELAY_END_LIMIT,
-	RELAY_END_NOSERVER, RELAY_END_IDLE, RELAY_END_RESET,
-	RELAY_END_DRAIN, RELAY_END_CLIENTGONE, RELAY_END_ERROR,
-	RELAY_END_MAX
-};
 
 /* relay_loop.c */
 int	relay_run(struct relay_conf *conf);	/* returns an exit code */

@@ -1625,7 +1625,7 @@ relay_run(struct relay_conf *cf)
 	struct relay_shared *sh;
 	struct sigaction sa;
 	sigset_t mask, old;
-	pid_t pid[256], p;
+	pid_t pid[RELAY_MAXWORKERS], p;
 	int i, st, stopping = 0;
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED |

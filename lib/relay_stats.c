@@ -123,7 +123,7 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 	off = add(buf, cap, off, "# HELP %s_connections_ended_total client "
 	    "connections ended, by reason\n# TYPE %s_connections_ended_total "
 	    "counter\n", pfx, pfx);
-	for (i = 0; i < RELAY_END_MAX && i < 16; i++)
+	for (i = 0; i < RELAY_END_MAX; i++)
 		off = add(buf, cap, off,
 		    "%s_connections_ended_total{reason=\"%s\"} %llu\n", pfx,
 		    end_names[i], (unsigned long long)LD(sh->ended[i]));

@@ -73,3 +73,32 @@ setup() {
 	run -0 edgepeer get "127.0.0.1:$BPORT"
 	assert_contains "$output" "reset"
 }
+
+@test "pp-relay -w 17 starts every worker and serves" {
+	local i
+	start_on_port SPORT srv pp_py serve "s1:@PORT@"
+	# 17 and more used to write past the table of listening sockets.
+	relay r -c "127.0.0.1:$SPORT" --send-proxy -w 17
+	for ((i = 0; i < 100; i++)); do
+		[ "$(pgrep -c -P "$r_pid")" -eq 17 ] && break
+		sleep 0.1
+	done
+	[ "$(pgrep -c -P "$r_pid")" -eq 17 ]
+	run -0 pp_py clients "127.0.0.1:$LPORT" 40 --parallel 8
+	[ "$(grep -c ' s1 127\.' <<< "$output")" -eq 40 ]
+}
+
+@test "pp-relay and pp-balance refuse -w out of range, naming the range" {
+	local p
+	p=$(free_port)
+	# A relay that starts instead is stopped by timeout (status 124).
+	run -64 --separate-stderr timeout 5 pp-relay -l "127.0.0.1:$p" \
+		-c 127.0.0.1:2 -w 65
+	assert_contains "$stderr" "65: too large (1 to 64)"
+	run -64 --separate-stderr timeout 5 pp-relay -l "127.0.0.1:$p" \
+		-c 127.0.0.1:2 -w 0
+	assert_contains "$stderr" "0: too small (1 to 64)"
+	run -64 --separate-stderr timeout 5 pp-balance -l "127.0.0.1:$p" \
+		-s 127.0.0.1:2 -w 300
+	assert_contains "$stderr" "300: too large (1 to 64)"
+}
