@@ -21,7 +21,8 @@
 #define RELAY_MAXSRV	256		/* servers per balancer */
 #define RELAY_MAXWORKERS 64		/* -w */
 #define RELAY_WEDGED_MS	10000		/* a worker silent this long is replaced */
-#define RELAY_MAXLISTEN	16		/* listening sockets */
+/* Listening sockets: one per worker under SO_REUSEPORT, or LISTEN_FDS. */
+#define RELAY_MAXLISTEN	RELAY_MAXWORKERS
 #define RELAY_MAXCIDR	64		/* --trust, --allow, --deny each */
 #define RELAY_MAXTLV	32		/* --tlv */
 #define RELAY_BUFSZ	16384		/* scratch and pending buffers */

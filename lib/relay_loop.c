@@ -879,9 +879,14 @@ header_join(struct conn *c)
 static void
 conn_run(struct conn *c)
 {
+	/*
+	 * A read or write error is a reset (or a peer gone without a FIN):
+	 * the other side is reset too, so that it sees an abort and not a
+	 * clean end after a truncated stream.
+	 */
 	if (pump(c, &c->up, SIDE_CLIENT, SIDE_SERVER) == -1 ||
 	    pump(c, &c->dn, SIDE_SERVER, SIDE_CLIENT) == -1)
-		conn_close(c, RELAY_END_RESET, 0);
+		conn_close(c, RELAY_END_RESET, 1);
 	else if (conn_done(c))
 		conn_close(c, RELAY_END_DONE, 0);
 }
@@ -902,7 +907,7 @@ conn_connected(struct conn *c)
 	timer_set(c, T_IDLE);
 	c->ready[SIDE_SERVER] |= R_OUT;
 	if (c->up.blen > 0 && header_join(c) == -1) {
-		conn_close(c, RELAY_END_RESET, 0);
+		conn_close(c, RELAY_END_RESET, 1);
 		return;
 	}
 	/* The client has most likely spoken already: no wait for an event. */
@@ -1135,11 +1140,13 @@ on_conn(struct conn *c, int tag, uint32_t ev)
 		conn_connected(c);
 		return;
 	}
-	if (ev & EPOLLERR) {
-		conn_close(c, RELAY_END_RESET, 0);
-		return;
-	}
+	/*
+	 * An error (a reset, most often): what came before it is still
+	 * passed on, then both sides are reset.
+	 */
 	conn_run(c);
+	if ((ev & EPOLLERR) && c->cfd != -1)
+		conn_close(c, RELAY_END_RESET, 1);
 }
 
 /* Timeouts of the three kinds; the lists are sorted by construction. */
