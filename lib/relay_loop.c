@@ -1554,19 +1554,19 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	W.tl[T_IDLE].ms = cf->idle_ms;
 	arc4random_buf(&seed, sizeof(seed));
 	relay_lb_init(&W.lb, cf->algo, seed);
-	if (servers_apply() == -1) {
+	/*
+	 * Start from the last list that loaded (at start, or at the master's
+	 * last SIGHUP), not from the file: a worker started again after the
+	 * file went bad, or changed, serves what its siblings serve.
+	 */
+	if (cf->ngood > 0) {
 		struct relay_server *nw[RELAY_MAXSRV];
 
-		/*
-		 * A worker started again after the file went bad serves the
-		 * last list that loaded, rather than dying at once in a loop.
-		 */
-		if (cf->ngood == 0 || relay_servers_dup(cf->good, cf->ngood,
-		    nw) == -1)
+		if (relay_servers_dup(cf->good, cf->ngood, nw) == -1)
 			return 1;
-		wlog(0, "serving the last servers that loaded");
 		servers_use(nw, cf->ngood);
-	}
+	} else if (servers_apply() == -1)
+		return 1;
 	if (cf->max_per_ip > 0 || cf->rate_n > 0)
 		if ((W.limit = relay_limit_new(cf->max_per_ip, cf->rate_n,
 		    cf->rate_secs, RELAY_LIMIT_CAP)) == NULL)
@@ -1768,7 +1768,7 @@ relay_run(struct relay_conf *cf)
 	pid_t pid[RELAY_MAXWORKERS], p;
 	int64_t born[RELAY_MAXWORKERS], due[RELAY_MAXWORKERS];
 	int pause_ms[RELAY_MAXWORKERS], again[RELAY_MAXWORKERS];
-	int64_t now;
+	int64_t now, stop_at = 0;
 	int i, st, stopping = 0;
 	size_t k;
 
@@ -1805,6 +1805,7 @@ relay_run(struct relay_conf *cf)
 		now = now_ms();
 		if (sig_stop && !stopping) {
 			stopping = 1;
+			stop_at = now;
 			signal_workers(pid, cf->workers, SIGTERM);
 		}
 		if (sig_hup && !stopping) {
@@ -1850,14 +1851,18 @@ relay_run(struct relay_conf *cf)
 					break;
 			if (i == cf->workers)
 				return 0;
-			continue;
+			/* Past the grace period, what is left is cut. */
+			if (now > stop_at + cf->grace_ms + 5000)
+				signal_workers(pid, cf->workers, SIGKILL);
 		}
 		for (i = 0; i < cf->workers; i++) {
-			if (again[i] && now >= due[i]) {
-				again[i] = 0;
+			if (again[i] && now >= due[i] && !stopping) {
 				born[i] = now;
-				if ((pid[i] = worker_fork(cf, sh, i)) == -1)
-					pid[i] = 0;
+				if ((pid[i] = worker_fork(cf, sh, i)) == -1) {
+					pid[i] = 0;	/* try again later */
+					due[i] = now + pause_ms[i];
+				} else
+					again[i] = 0;
 				continue;
 			}
 			/* A worker loops at least once a second when well. */

@@ -166,6 +166,19 @@ teardown() {
 	serves 20 127.9.2.0
 }
 
+@test "a stopped worker does not keep a stopping master alive" {
+	local w
+	reply_server
+	relay r -w 2 -g 1 -c "127.0.0.1:$SPORT"
+	wait_for 5 nworkers "$r_pid" 2
+	w=$(workers "$r_pid" | head -n 1)
+	STOPPED=$w
+	kill -STOP "$w"
+	kill -TERM "$r_pid"
+	# Cut after the grace period and a margin (1 + 5 s), or as wedged.
+	wait_for 15 gone "$r_pid" "$w"
+}
+
 @test "a connection that ends normally during the drain is logged end=done" {
 	local cl rc=0
 	start_on_port SPORT slow socat -t 5 \
