@@ -53,6 +53,9 @@
 #define PIPE_CAP	262144		/* bytes a pipe holds (F_SETPIPE_SZ) */
 #define TLV_AREA	8192		/* where received TLVs wait, in up.buf */
 #define CONN_CHUNK	256
+#define STATS_MAXCL	32		/* stats clients open at once */
+#define STATS_MS	10000		/* a stats client's whole exchange */
+#define STATS_REQMAX	1024		/* request line and headers */
 
 /* Readiness of a socket, as its edges told it (see the top of the file). */
 #define R_IN		1	/* bytes or an end may be waiting */
@@ -110,6 +113,19 @@ struct conn {
 	struct conn	*rnext;		/* ready list */
 };
 
+/*
+ * A /metrics client: read until the request's blank line, then write the
+ * answer, both without blocking, from its own buffers.
+ */
+struct statcl {
+	struct obj	o;		/* first: the epoll data points here */
+	int64_t		deadline;
+	struct statcl	*prev, *next;	/* by deadline: all the same length */
+	char		*resp;		/* the answer; NULL while reading */
+	size_t		rlen, roff, rtot;
+	char		req[STATS_REQMAX];
+};
+
 struct tlist {
 	struct conn	*head, *tail;
 	int		ms;
@@ -152,6 +168,8 @@ struct worker {
 	int		limit_logged;	/* the table-full spell was said */
 	char		*page;		/* /metrics response */
 	size_t		pagecap;
+	struct statcl	*sc_head, *sc_tail;
+	int		nstatcl;
 };
 
 static struct worker W;
@@ -1184,6 +1202,8 @@ next_timeout(void)
 			if (d < t)
 				t = d;
 		}
+	if (W.sc_head != NULL && W.sc_head->deadline < t)
+		t = W.sc_head->deadline;
 	if (W.id == 0)
 		for (i = 0; i < W.lb.n; i++) {
 			struct relay_server *s = W.lb.srv[i];
@@ -1343,61 +1363,169 @@ servers_apply(void)
 }
 
 static void
-stats_serve(struct obj *o)
+stats_free(struct statcl *sc)
 {
-	char req[1024];
-	size_t len, off;
-	ssize_t n;
-	char hdr[256];
-	int ok;
+	if (sc->prev != NULL)
+		sc->prev->next = sc->next;
+	else
+		W.sc_head = sc->next;
+	if (sc->next != NULL)
+		sc->next->prev = sc->prev;
+	else
+		W.sc_tail = sc->prev;
+	close(sc->o.fd);
+	free(sc->resp);
+	free(sc);
+	W.nstatcl--;
+}
 
-	n = recv(o->fd, req, sizeof(req) - 1, MSG_DONTWAIT);
-	if (n == -1 && errno == EAGAIN)
-		return;
-	if (n > 0) {
-		req[n] = '\0';
-		ok = strncmp(req, "GET /metrics", 12) == 0 &&
-		    (req[12] == ' ' || req[12] == '?');
-		len = ok ? relay_stats_text(W.sh, W.conf->prog, W.page,
-		    W.pagecap) : 0;
+/* The request is in: build the answer.  -1 when out of memory. */
+static int
+stats_answer(struct statcl *sc)
+{
+	const char *p = NULL;
+	char hdr[256];
+	size_t len = 0;
+	int ok, head, hlen;
+
+	head = strncmp(sc->req, "HEAD ", 5) == 0;
+	if (head)
+		p = sc->req + 5;
+	else if (strncmp(sc->req, "GET ", 4) == 0)
+		p = sc->req + 4;
+	ok = p != NULL && strncmp(p, "/metrics", 8) == 0 &&
+	    (p[8] == ' ' || p[8] == '?');
+	if (ok) {
+		len = relay_stats_text(W.sh, W.conf->prog, W.page, W.pagecap);
 		if (len > W.pagecap)
 			len = W.pagecap;
-		snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: "
-		    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n", ok ? "200 OK" :
-		    "404 Not Found", len);
-		/* Small and rare: written blocking, with a time limit. */
-		fcntl(o->fd, F_SETFL, 0);
-		send(o->fd, hdr, strlen(hdr), MSG_NOSIGNAL);
-		for (off = 0; off < len; off += (size_t)n)
-			if ((n = send(o->fd, W.page + off, len - off,
-			    MSG_NOSIGNAL)) <= 0)
-				break;
 	}
-	close(o->fd);
-	free(o);
+	/* HEAD: the headers GET would get, Content-Length included. */
+	hlen = snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: "
+	    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", ok ? "200 OK" : "404 Not Found",
+	    len);
+	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
+		return -1;
+	sc->rtot = (size_t)hlen + (head ? 0 : len);
+	if ((sc->resp = malloc(sc->rtot)) == NULL)
+		return -1;
+	memcpy(sc->resp, hdr, (size_t)hlen);
+	if (!head)
+		memcpy(sc->resp + hlen, W.page, len);
+	sc->roff = 0;
+	return 0;
+}
+
+/*
+ * A stats client is ready.  Never blocks: a scraper that reads slowly or
+ * not at all costs its own buffers and a slot, not the worker's time.
+ */
+static void
+stats_io(struct statcl *sc)
+{
+	struct epoll_event ev;
+	ssize_t n;
+
+	if (sc->resp == NULL) {
+		n = recv(sc->o.fd, sc->req + sc->rlen, sizeof(sc->req) - 1 -
+		    sc->rlen, MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			stats_free(sc);
+			return;
+		}
+		sc->rlen += (size_t)n;
+		sc->req[sc->rlen] = '\0';
+		/* The request may come in pieces: wait for its blank line. */
+		if (strstr(sc->req, "\r\n\r\n") == NULL &&
+		    strstr(sc->req, "\n\n") == NULL) {
+			if (sc->rlen == sizeof(sc->req) - 1)
+				stats_free(sc);	/* too long to be ours */
+			return;
+		}
+		if (stats_answer(sc) == -1) {
+			stats_free(sc);
+			return;
+		}
+		ev.events = EPOLLOUT;
+		ev.data.u64 = (uint64_t)(uintptr_t)&sc->o | TAG_OBJ;
+		if (epoll_ctl(W.epfd, EPOLL_CTL_MOD, sc->o.fd, &ev) == -1) {
+			stats_free(sc);
+			return;
+		}
+	}
+	while (sc->roff < sc->rtot) {
+		n = send(sc->o.fd, sc->resp + sc->roff, sc->rtot - sc->roff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;		/* the next EPOLLOUT goes on */
+		if (n <= 0)
+			break;
+		sc->roff += (size_t)n;
+	}
+	stats_free(sc);
+}
+
+/* Stats clients past their time (the list is sorted by construction). */
+static void
+stats_expire(void)
+{
+	while (W.sc_head != NULL && W.sc_head->deadline <= W.now)
+		stats_free(W.sc_head);
 }
 
 static void
 stats_accept(void)
 {
 	struct epoll_event ev;
-	struct timeval tv = { 1, 0 };
-	struct obj *o;
-	int fd;
+	struct statcl *sc;
+	int i, fd;
 
-	while ((fd = accept4(W.stats.fd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) != -1) {
-		if ((o = malloc(sizeof(*o))) == NULL) {
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		fd = accept4(W.stats.fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			if ((errno != EMFILE && errno != ENFILE) ||
+			    W.spare == -1)
+				return;
+			/* As on_accept does: accept and close, no spin. */
+			fds_exhausted();
+			close(W.spare);
+			if ((fd = accept(W.stats.fd, NULL, NULL)) != -1) {
+				rst(fd);
+				close(fd);
+			}
+			W.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
+		}
+		/* Beyond the cap, or out of memory: accepted and closed. */
+		if (W.nstatcl >= STATS_MAXCL ||
+		    (sc = calloc(1, sizeof(*sc))) == NULL) {
+			rst(fd);
 			close(fd);
 			continue;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		o->type = O_STATCL;
-		o->fd = fd;
-		ev.events = EPOLLIN;
-		ev.data.u64 = (uint64_t)(uintptr_t)o | TAG_OBJ;
-		epoll_ctl(W.epfd, EPOLL_CTL_ADD, fd, &ev);
+		sc->o.type = O_STATCL;
+		sc->o.fd = fd;
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.u64 = (uint64_t)(uintptr_t)&sc->o | TAG_OBJ;
+		if (epoll_ctl(W.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			free(sc);
+			continue;
+		}
+		sc->deadline = W.now + STATS_MS;
+		sc->prev = W.sc_tail;
+		if (W.sc_tail != NULL)
+			W.sc_tail->next = sc;
+		else
+			W.sc_head = sc;
+		W.sc_tail = sc;
+		W.nstatcl++;
 	}
 }
 
@@ -1632,12 +1760,13 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 			else if (o->type == O_STATS)
 				stats_accept();
 			else if (o->type == O_STATCL)
-				stats_serve(o);
+				stats_io((struct statcl *)(void *)o);
 			else if (o->type == O_SIGNAL)
 				on_signal();
 		}
 		run_ready();
 		expire();
+		stats_expire();
 		free_dead();
 		if (W.retired != NULL)
 			servers_reap();
