@@ -846,6 +846,75 @@ cli_endpoints(int fd, struct sockaddr_storage *remote,
 	return 1;
 }
 
+/*
+ * A unix path before bind: nothing there, or a stale socket, which is
+ * removed.  A file that is not a socket, or a socket a server listens on,
+ * is someone else's: exit naming it.
+ */
+static void
+cli_unix_stale(const char *flag, const char *arg, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int c, rc, saved;
+
+	if (sun->sun_path[0] == '\0')		/* abstract: no file */
+		return;
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		err(1, "%s %s", flag, arg);
+	}
+	if (!S_ISSOCK(st.st_mode))
+		errx(EX_USAGE, "%s %s: %s exists and is not a socket", flag,
+		    arg, sun->sun_path);
+	if ((c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "%s %s: socket", flag, arg);
+	rc = connect(c, (const struct sockaddr *)sun, sizeof(*sun));
+	saved = errno;
+	close(c);
+	if (rc == 0)
+		errx(1, "%s %s: a server listens there", flag, arg);
+	if (saved != ECONNREFUSED) {
+		errno = saved;
+		err(1, "%s %s: cannot tell whether %s is in use", flag, arg,
+		    sun->sun_path);
+	}
+	/* A socket file nobody listens on is left over: take it over. */
+	if (unlink(sun->sun_path) == -1 && errno != ENOENT)
+		err(1, "%s %s: unlink %s", flag, arg, sun->sun_path);
+}
+
+int
+cli_listen(const char *flag, const char *arg, int flags, int backlog)
+{
+	struct sockaddr_storage sa;
+	int fd, one = 1, zero = 0, type;
+
+	cli_addr(flag, arg, &sa);
+	type = SOCK_STREAM | SOCK_CLOEXEC;
+	if (flags & CLI_LISTEN_NONBLOCK)
+		type |= SOCK_NONBLOCK;
+	if ((fd = socket(sa.ss_family, type, 0)) == -1)
+		err(1, "%s %s: socket", flag, arg);
+	if (sa.ss_family == AF_UNIX)
+		cli_unix_stale(flag, arg, (struct sockaddr_un *)&sa);
+	else {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (flags & CLI_LISTEN_REUSEPORT)
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+			    sizeof(one));
+		if (sa.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			    sizeof(zero));
+	}
+	if (bind(fd, (const struct sockaddr *)&sa, pp_addr_len(&sa)) == -1)
+		err(1, "%s %s: bind", flag, arg);
+	if (listen(fd, backlog) == -1)
+		err(1, "%s %s: listen", flag, arg);
+	return fd;
+}
+
 int
 cli_write_all(int fd, const void *buf, size_t len)
 {

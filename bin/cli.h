@@ -91,6 +91,20 @@ int	cli_endpoints(int fd, struct sockaddr_storage *remote,
 	    struct sockaddr_storage *local, int *transport, const char **from,
 	    int ucspi);
 
+/* cli_listen flags. */
+#define CLI_LISTEN_NONBLOCK	0x01	/* SOCK_NONBLOCK */
+#define CLI_LISTEN_REUSEPORT	0x02	/* SO_REUSEPORT: one per worker */
+
+/*
+ * A listening stream socket on arg (an address as -l takes it), for the
+ * option flag.  IPv6 sockets take IPv4 too; TCP ones set SO_REUSEADDR.
+ * A unix path is taken over only when it is a stale socket (a socket
+ * file that refuses connections): anything else there is refused, never
+ * removed.  Exits 64 on a bad address or a path that is not a socket, 1
+ * when a server listens there or a system call fails.  Returns the fd.
+ */
+int	cli_listen(const char *flag, const char *arg, int flags, int backlog);
+
 /* write(2) all of buf, retrying short writes: 0, or -1 with errno set. */
 int	cli_write_all(int fd, const void *buf, size_t len);
 

@@ -1316,39 +1316,16 @@ listen_on(const char *arg)
 	struct sockaddr_storage sa;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&sa;
 	socklen_t len;
-	struct stat st;
 	char text[PP_ADDRSTRLEN + 16];
-	int s, one = 1, zero = 0, c;
+	int s;
 
-	cli_addr("--listen", arg, &sa);
-	if ((s = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(EXIT_FAILURE, "socket");
-	if (sa.ss_family == AF_INET6)
-		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-		    sizeof(zero));
-	if (sa.ss_family != AF_UNIX)
-		(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
-	else if (sun->sun_path[0] != '\0' && stat(sun->sun_path, &st) == 0 &&
-	    S_ISSOCK(st.st_mode)) {
-		/* A socket file nobody listens on is left over: reuse it. */
-		c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c != -1) {
-			if (connect(c, (struct sockaddr *)&sa,
-			    pp_addr_len(&sa)) == -1 && errno == ECONNREFUSED)
-				(void)unlink(sun->sun_path);
-			close(c);
-		}
-	}
-	if (bind(s, (struct sockaddr *)&sa, pp_addr_len(&sa)) == -1)
-		err(EXIT_FAILURE, "bind %s", arg);
-	if (sa.ss_family == AF_UNIX && sun->sun_path[0] != '\0')
-		strlcpy(sock_path, sun->sun_path, sizeof(sock_path));
-	if (listen(s, 64) == -1)
-		err(EXIT_FAILURE, "listen %s", arg);
+	s = cli_listen("--listen", arg, 0, 64);
 	len = sizeof(sa);
+	memset(&sa, 0, sizeof(sa));
 	if (getsockname(s, (struct sockaddr *)&sa, &len) == -1)
 		err(EXIT_FAILURE, "getsockname");
+	if (sa.ss_family == AF_UNIX && sun->sun_path[0] != '\0')
+		strlcpy(sock_path, sun->sun_path, sizeof(sock_path));
 	/* The readiness line: scripts wait for it to learn the port. */
 	warnx("listening on %s", addr_str(&sa, text, sizeof(text)));
 	return s;

@@ -175,33 +175,20 @@ logline(int level, const char *line)
 }
 
 static int
-listen_on(const char *flag, const struct sockaddr_storage *sa, int defer_s)
+listen_on(const char *flag, const char *arg, int defer_s)
 {
-	int fd, one = 1, zero = 0;
+	int fd;
 
-	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		err(1, "%s: socket", flag);
-	if (sa->ss_family != AF_UNIX) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (sa->ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-			    sizeof(zero));
-		/*
-		 * With a header to read the client speaks first: the kernel
-		 * keeps the connection until bytes arrive, so idle scanners
-		 * never wake us.  It does not replace the header timeout.
-		 */
-		if (defer_s > 0)
-			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
-			    sizeof(defer_s));
-	}
-	if (bind(fd, (const struct sockaddr *)sa, pp_addr_len(sa)) == -1)
-		err(1, "%s: bind", flag);
-	if (listen(fd, 4096) == -1)
-		err(1, "%s: listen", flag);
+	fd = cli_listen(flag, arg, CLI_LISTEN_NONBLOCK | CLI_LISTEN_REUSEPORT,
+	    4096);
+	/*
+	 * With a header to read the client speaks first: the kernel
+	 * keeps the connection until bytes arrive, so idle scanners
+	 * never wake us.  It does not replace the header timeout.
+	 */
+	if (defer_s > 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
+		    sizeof(defer_s));
 	return fd;
 }
 
@@ -497,16 +484,13 @@ relay_main(int argc, char *argv[], int balance)
 		if (cf.lfd[0] == -1)
 			err(1, "dup");
 	} else if (listen_arg != NULL) {
-		cli_addr("--listen", listen_arg, &sa);
-		if (sa.ss_family == AF_UNIX &&
-		    ((struct sockaddr_un *)&sa)->sun_path[0] != '\0')
-			unlink(((struct sockaddr_un *)&sa)->sun_path);
+		cli_addr("-l", listen_arg, &sa);
 		cf.nlfd = sa.ss_family == AF_UNIX ? 1 : cf.workers;
 		cf.reuseport = cf.nlfd > 1;
 		for (i = 0; i < cf.nlfd; i++)
-			cf.lfd[i] = listen_on("--listen", &sa,
-			    cf.accept_proxy >= 0 ? (cf.hdr_ms + 999) / 1000 :
-			    0);
+			cf.lfd[i] = listen_on("-l", listen_arg,
+			    cf.accept_proxy >= 0 && sa.ss_family != AF_UNIX ?
+			    (cf.hdr_ms + 999) / 1000 : 0);
 	} else {
 		const char *lpid = getenv("LISTEN_PID");
 		const char *lfds = getenv("LISTEN_FDS");
@@ -536,8 +520,7 @@ relay_main(int argc, char *argv[], int balance)
 		    sizeof(one));
 	}
 	if (stats_arg != NULL) {
-		cli_addr("--stats", stats_arg, &sa);
-		cf.stats_fd = listen_on("--stats", &sa, 0);
+		cf.stats_fd = listen_on("--stats", stats_arg, 0);
 	}
 	if (user != NULL)
 		drop_privileges(user);

@@ -741,3 +741,21 @@ start_haproxy() {
 	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
 	assert_eq "$(json_get "$output" .dst.port)" 443
 }
+
+@test "pp-inspect --listen unix:PATH refuses a regular file there and leaves it alone" {
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-inspect --listen "unix:$f" --once
+	assert_contains "$stderr" "pp-inspect: --listen unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
+
+@test "pp-inspect --listen unix:PATH refuses a socket a server listens on" {
+	need_cmd socat
+	sock=$BATS_TEST_TMPDIR/busy.sock
+	start_bg busy socat "UNIX-LISTEN:$sock,fork" EXEC:cat
+	wait_for 5 test -S "$sock"
+	run -1 --separate-stderr timeout 5 pp-inspect --listen "unix:$sock" --once
+	assert_contains "$stderr" "pp-inspect: --listen unix:$sock: a server listens there"
+	[ -S "$sock" ]
+}

@@ -478,3 +478,47 @@ print(h.hexdigest())'
 		wait_for 5 sh -c "! kill -0 $w1"
 	done
 }
+
+@test "pp-relay -l unix:PATH refuses a regular file there and leaves it alone" {
+	reply_server
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-relay -l "unix:$f" -c "127.0.0.1:$SPORT"
+	assert_contains "$stderr" "pp-relay: -l unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
+
+@test "pp-relay -l unix:PATH refuses a socket a server listens on" {
+	need_cmd socat
+	reply_server
+	sock=$BATS_TEST_TMPDIR/busy.sock
+	start_bg busy socat "UNIX-LISTEN:$sock,fork" EXEC:cat
+	wait_for 5 test -S "$sock"
+	run -1 --separate-stderr timeout 5 pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT"
+	assert_contains "$stderr" "pp-relay: -l unix:$sock: a server listens there"
+	[ -S "$sock" ]
+	run -0 sh -c "echo hi | timeout 5 socat - UNIX-CONNECT:$sock"
+	assert_eq "$output" hi
+}
+
+@test "pp-relay -l unix:PATH takes over a stale socket file" {
+	need_cmd socat python3
+	reply_server
+	sock=$BATS_TEST_TMPDIR/stale.sock
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+	[ -S "$sock" ]
+	start_bg r pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT"
+	wait_for 5 sh -c "echo | socat - UNIX-CONNECT:$sock"
+	run -0 sh -c "printf 'x\n' | timeout 5 socat -t 3 - UNIX-CONNECT:$sock"
+	assert_contains "$output" "s1"
+}
+
+@test "pp-relay --stats unix:PATH refuses a regular file there" {
+	reply_server
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-relay -l "127.0.0.1:$(free_port)" \
+		-c "127.0.0.1:$SPORT" --stats "unix:$f"
+	assert_contains "$stderr" "pp-relay: --stats unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}

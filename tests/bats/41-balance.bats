@@ -379,3 +379,12 @@ setup() {
 	assert_empty "$output"
 	assert_contains "$stderr" "pp-balance: --usesrc and -u"
 }
+
+@test "pp-balance -l unix:PATH refuses a regular file there and leaves it alone" {
+	reply_servers 1
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-balance -l "unix:$f" -s "127.0.0.1:$P1"
+	assert_contains "$stderr" "pp-balance: -l unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
