@@ -136,6 +136,87 @@ cli_number(const char *flag, const char *s, long long min, long long max)
 	return n;
 }
 
+/* "1ms", "2s", "3m" or "4h": the largest unit that divides ms exactly. */
+static const char *
+cli_dur_unit(long long ms, char *buf, size_t cap)
+{
+	if (ms >= 3600000 && ms % 3600000 == 0)
+		snprintf(buf, cap, "%lldh", ms / 3600000);
+	else if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, cap, "%lldm", ms / 60000);
+	else if (ms >= 1000 && ms % 1000 == 0)
+		snprintf(buf, cap, "%llds", ms / 1000);
+	else
+		snprintf(buf, cap, "%lldms", ms);
+	return buf;
+}
+
+int
+cli_duration(const char *flag, const char *s, int flags, int min_ms,
+    int max_ms)
+{
+	const char *p = s, *why = NULL;
+	char lo[32], hi[32];
+	double v = 0, scale = 1, mult;
+	int digits = 0, nonzero = 0;
+
+	if (min_ms < 1)
+		min_ms = 1;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		v = v * 10 + (*p - '0');
+		nonzero |= *p != '0';
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+			scale /= 10;
+			v += (*p - '0') * scale;
+			nonzero |= *p != '0';
+		}
+	mult = flags & CLI_DUR_MS ? 1 : 1000;
+	if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "m") == 0)
+		mult = 60000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600000;
+	else if (*p != '\0')
+		digits = 0;
+	if (digits == 0 || digits > 15)
+		why = "invalid";
+	else if (!nonzero && (flags & CLI_DUR_ZERO))
+		return 0;
+	else if (v * mult < min_ms)
+		why = "too small";
+	else if (v * mult > max_ms)
+		why = "too large";
+	if (why != NULL)
+		errx(EX_USAGE, "%s %s: %s: expected %s to %s (%s, or a number "
+		    "with ms, s, m or h)%s", flag, s, why,
+		    cli_dur_unit(min_ms, lo, sizeof(lo)),
+		    cli_dur_unit(max_ms, hi, sizeof(hi)),
+		    flags & CLI_DUR_MS ? "milliseconds" : "seconds",
+		    flags & CLI_DUR_ZERO ? ", or 0 for none" : "");
+	return (int)(v * mult + 0.5);
+}
+
+const char *
+cli_duration_text(int ms, char *buf, size_t cap)
+{
+	if (ms < 1000)
+		snprintf(buf, cap, "%d ms", ms);
+	else if (ms % 1000 == 0)
+		snprintf(buf, cap, "%d s", ms / 1000);
+	else if (ms % 100 == 0)
+		snprintf(buf, cap, "%d.%d s", ms / 1000, ms % 1000 / 100);
+	else if (ms % 10 == 0)
+		snprintf(buf, cap, "%d.%02d s", ms / 1000, ms % 1000 / 10);
+	else
+		snprintf(buf, cap, "%d.%03d s", ms / 1000, ms % 1000);
+	return buf;
+}
+
 int
 cli_version(const char *flag, const char *arg, int dflt)
 {

@@ -23,6 +23,24 @@ void	cli_init(int argc, char *argv[]);
 long long cli_number(const char *flag, const char *s, long long min,
 	    long long max);
 
+/* cli_duration flags. */
+#define CLI_DUR_ZERO	0x01	/* "0" is allowed: it means off */
+#define CLI_DUR_MS	0x02	/* a plain number is milliseconds */
+
+/*
+ * A duration for a flag, in milliseconds: a number (fractions allowed:
+ * "0.5") of seconds, or of milliseconds with CLI_DUR_MS, or a number with
+ * a unit: "500ms", "2s", "1m", "1h".  Zero is accepted only with
+ * CLI_DUR_ZERO and only when written as zero; anything else below min_ms
+ * (at least 1) or above max_ms exits 64, naming the flag and the range,
+ * never rounding to off.  Fractions of a millisecond round to nearest.
+ */
+int	cli_duration(const char *flag, const char *s, int flags, int min_ms,
+	    int max_ms);
+
+/* A duration as text for messages: "300 ms", "5 s", "1.5 s". */
+const char *cli_duration_text(int ms, char *buf, size_t cap);
+
 /*
  * A version argument: "v1" -> 1, "v2" -> 2, "any" -> 0; NULL gives dflt.
  * Exits 64 naming the flag on anything else.

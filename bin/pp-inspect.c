@@ -1341,7 +1341,7 @@ report_short(const struct opts *o, const struct source *src, int code,
 {
 	struct pp_header h;
 	struct hints hs;
-	char pfx[PP_ADDRSTRLEN + 32];
+	char pfx[PP_ADDRSTRLEN + 32], dur[32];
 	size_t need = 0;
 	int r;
 
@@ -1365,9 +1365,9 @@ report_short(const struct opts *o, const struct source *src, int code,
 	}
 	flush_out();
 	if (code == -PP_ETIMEDOUT)
-		warnx("%sno complete header within %d s: got %zu byte%s, need "
-		    "%zu more", pfx, o->timeout_ms / 1000, n, n == 1 ? "" : "s",
-		    need);
+		warnx("%sno complete header within %s: got %zu byte%s, need "
+		    "%zu more", pfx, cli_duration_text(o->timeout_ms, dur,
+		    sizeof(dur)), n, n == 1 ? "" : "s", need);
 	else if (n == 0)
 		warnx("%sthe connection closed before any byte of a header",
 		    pfx);
@@ -1510,8 +1510,8 @@ main(int argc, char *argv[])
 			o.once = 1;
 			break;
 		case 'T':
-			o.timeout_ms = (int)cli_number("-T", optarg, 0, 86400) *
-			    1000;
+			o.timeout_ms = cli_duration("-T", optarg, CLI_DUR_ZERO,
+			    1, 86400000);
 			tflag = 1;
 			break;
 		case 'V':

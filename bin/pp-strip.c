@@ -191,7 +191,7 @@ main(int argc, char *argv[])
 	char who[PP_ADDRSTRLEN + 16], text[PP_ADDRSTRLEN];
 	uint8_t *buf;
 	size_t ntrust = 0, prefix = 0;
-	int ch, accept = 0, optional = 0, quiet = 0, timeout_s = 5;
+	int ch, accept = 0, optional = 0, quiet = 0, timeout_ms = 5000;
 	int maxhdr = MAXHDR_DFLT, have_peer, flags, r, port;
 
 	cli_init(argc, argv);
@@ -218,7 +218,8 @@ main(int argc, char *argv[])
 			quiet = 1;
 			break;
 		case 'T':
-			timeout_s = (int)cli_number("-T", optarg, 0, 86400);
+			timeout_ms = cli_duration("-T", optarg, CLI_DUR_ZERO, 1,
+			    86400000);
 			break;
 		case 't':
 			if (ntrust == MAXTRUST)
@@ -273,7 +274,7 @@ main(int argc, char *argv[])
 	} else {
 		flags = optional ? PP_READ_OPTIONAL : 0;
 		r = pp_read_fd(STDIN_FILENO, buf, (size_t)maxhdr, &h,
-		    timeout_s > 0 ? timeout_s * 1000 : -1, flags);
+		    timeout_ms > 0 ? timeout_ms : -1, flags);
 	}
 
 	if (r > 0) {
@@ -284,8 +285,8 @@ main(int argc, char *argv[])
 	} else if (r == -PP_ENOHDR) {
 		prefix = h.hdr_len;
 	} else if (r == -PP_ETIMEDOUT) {
-		errx(EX_TEMPFAIL, "%s: no complete header within %d s", who,
-		    timeout_s);
+		errx(EX_TEMPFAIL, "%s: no complete header within %s", who,
+		    cli_duration_text(timeout_ms, text, sizeof(text)));
 	} else if (r == -PP_ETRUNC) {
 		errx(EX_DATAERR, "%s: input ended inside the header", who);
 	} else if (r == -PP_ETOOBIG) {

@@ -759,3 +759,12 @@ start_haproxy() {
 	assert_contains "$stderr" "pp-inspect: --listen unix:$sock: a server listens there"
 	[ -S "$sock" ]
 }
+
+@test "pp-inspect --listen -T 500ms gives up on a silent peer after half a second" {
+	start_bg insp pp-inspect --listen 127.0.0.1:0 --once -T 500ms
+	port=$(ready_port "$BATS_TEST_TMPDIR/insp.err")
+	run -0 silent_client 127.0.0.1 "$port"
+	less_than "$output" 2.0
+	wait_for 5 gone "$insp_pid"
+	assert_contains "$(cat "$BATS_TEST_TMPDIR/insp.err")" "no complete header within 500 ms"
+}

@@ -598,3 +598,20 @@ refused_pipe() {
 	assert_eq "$(env_of PROXY_PEERIP)" "$src"
 	assert_eq "$(env_of TCPREMOTEIP)" "192.0.2.1"
 }
+
+@test "pp-strip -T takes fractions and units: 500ms gives up after half a second" {
+	local start end
+	for t in 0.5 500ms; do
+		start=$(date +%s%N)
+		run --separate-stderr timeout 10 pp-strip -T "$t" -- "$T/child" < <(sleep 4)
+		end=$(date +%s%N)
+		refused_pipe 75
+		assert_contains "$stderr" "within 500 ms"
+		[ $(((end - start) / 1000000)) -lt 2000 ]
+	done
+}
+
+@test "pp-strip refuses a header timeout below 1 ms" {
+	run -64 --separate-stderr pp-strip -T 0.0004 -- "$T/child"
+	assert_contains "$stderr" "-T 0.0004: too small"
+}

@@ -522,3 +522,52 @@ print(h.hexdigest())'
 	assert_contains "$stderr" "pp-relay: --stats unix:$f: $f exists and is not a socket"
 	assert_eq "$(cat "$f")" keep
 }
+
+@test "pp-relay -T 0.3 closes a silent client 0.3 s after it connected" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 0.3
+	run -0 silent_client 127.0.0.1 "$LPORT"
+	less_than 0.2 "$output"
+	less_than "$output" 1.0
+	wait_for 5 grep -q 'end=header-timeout' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay -T 2s closes a silent client after 2 s, not later" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 2s
+	run -0 silent_client 127.0.0.1 "$LPORT" 10
+	less_than 1.8 "$output"
+	less_than "$output" 2.9
+}
+
+@test "pp-relay refuses a header timeout below 1 ms instead of turning it off" {
+	run -64 --separate-stderr timeout 5 pp-relay -l "127.0.0.1:$(free_port)" \
+		-c 127.0.0.1:9 --accept-proxy -T 0.0004
+	assert_contains "$stderr" "-T 0.0004: too small"
+	assert_contains "$stderr" "1ms"
+}
+
+@test "pp-relay -T 0 waits for the header without a limit" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 0
+	run -0 silent_client 127.0.0.1 "$LPORT" 1.5
+	assert_eq "$output" open
+}
+
+@test "pp-relay --idle-timeout 500ms closes a silent connection" {
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT" --idle-timeout 500ms
+	local t0=$SECONDS
+	run socat -T 10 - "TCP:127.0.0.1:$LPORT" < <(echo hi; sleep 5)
+	[ $((SECONDS - t0)) -le 3 ]
+	wait_for 5 grep -q 'end=idle-timeout' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay takes durations with units in every timeout option" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --connect-timeout 1500ms --grace 1m \
+		--header-timeout 1h --idle-timeout 0.5h
+	run -64 --separate-stderr pp-relay -l "127.0.0.1:$(free_port)" \
+		-c 127.0.0.1:9 --idle-timeout 5d
+	assert_contains "$stderr" "--idle-timeout 5d: invalid"
+}

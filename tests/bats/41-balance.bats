@@ -388,3 +388,13 @@ setup() {
 	assert_contains "$stderr" "pp-balance: -l unix:$f: $f exists and is not a socket"
 	assert_eq "$(cat "$f")" keep
 }
+
+@test "pp-balance --check-interval takes a unit; a plain number stays milliseconds" {
+	reply_servers 1
+	balance b --check-interval 2s -s "127.0.0.1:$P1,check"
+	balance c --check-interval 500ms -s "127.0.0.1:$P1,check"
+	run -64 --separate-stderr pp-balance -l "127.0.0.1:$(free_port)" \
+		-s "127.0.0.1:$P1" --check-interval 5
+	assert_contains "$stderr" "--check-interval 5: too small"
+	assert_contains "$stderr" "10ms"
+}
