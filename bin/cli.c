@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <getopt.h>
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
@@ -215,6 +216,47 @@ cli_duration_text(int ms, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%d.%03d s", ms / 1000, ms % 1000);
 	return buf;
+}
+
+void
+cli_recv_init(struct cli_recv *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->accept = -1;
+	r->max_header = 4096;
+	r->hdr_ms = 5000;
+}
+
+int
+cli_recv_opt(int ch, const char *arg, char **argv, struct cli_recv *r)
+{
+	switch (ch) {
+	case 'a':
+		/* "-a v1": getopt gives no argument to an optional one. */
+		if (arg == NULL && argv[optind] != NULL &&
+		    (strcmp(argv[optind], "v1") == 0 ||
+		    strcmp(argv[optind], "v2") == 0 ||
+		    strcmp(argv[optind], "any") == 0))
+			arg = argv[optind++];
+		r->accept = cli_version("--accept-proxy", arg, 0);
+		return 1;
+	case 'm':
+		r->max_header = (int)cli_number("--max-header", arg,
+		    CLI_HDR_MIN, PP_HDR_MAX);
+		return 1;
+	case 'o':
+		r->optional = 1;
+		return 1;
+	case 't':
+		if (r->ntrust == CLI_MAXTRUST)
+			errx(EX_USAGE, "--trust: at most %d", CLI_MAXTRUST);
+		cli_cidr("--trust", arg, &r->trust[r->ntrust++]);
+		return 1;
+	case 'T':
+		r->hdr_ms = cli_duration("-T", arg, CLI_DUR_ZERO, 1, 86400000);
+		return 1;
+	}
+	return 0;
 }
 
 int

@@ -23,6 +23,36 @@ void	cli_init(int argc, char *argv[]);
 long long cli_number(const char *flag, const char *s, long long min,
 	    long long max);
 
+/*
+ * The receiving options every tool that reads a header shares, parsed
+ * one way: -a/--accept-proxy[=v1|v2|any] (bare: any; "-a v1" as two
+ * words too), -o/--optional, -t/--trust CIDR, -m/--max-header BYTES,
+ * -T/--header-timeout/--timeout DURATION.
+ */
+#define CLI_MAXTRUST	64
+#define CLI_HDR_MIN	16
+#define CLI_OPTS_RECV	"a::m:ot:T:"
+
+struct cli_recv {
+	int		accept;		/* -1 not given, 0 any, 1, 2 */
+	int		optional;
+	struct pp_cidr	trust[CLI_MAXTRUST];
+	int		ntrust;
+	int		max_header;	/* CLI_HDR_MIN to PP_HDR_MAX */
+	int		hdr_ms;		/* 0: no limit */
+};
+
+/* The defaults: no -a, 4096 bytes, 5 s. */
+void	cli_recv_init(struct cli_recv *r);
+
+/*
+ * One option from getopt_long: returns 1 when ch is a receiving option
+ * (and takes it, exiting 64 on a bad value), 0 otherwise.  argv is
+ * getopt's, for the version of a bare -a given as the next word.
+ */
+int	cli_recv_opt(int ch, const char *optarg, char **argv,
+	    struct cli_recv *r);
+
 /* cli_duration flags. */
 #define CLI_DUR_ZERO	0x01	/* "0" is allowed: it means off */
 #define CLI_DUR_MS	0x02	/* a plain number is milliseconds */

@@ -63,6 +63,7 @@ static const struct option longopts[] = {
 	{ "stats",		required_argument,	NULL, 'S' },
 	{ "trust",		required_argument,	NULL, 't' },
 	{ "header-timeout",	required_argument,	NULL, 'T' },
+	{ "timeout",		required_argument,	NULL, 'T' },
 	{ "user",		required_argument,	NULL, 'u' },
 	{ "usesrc",		required_argument,	NULL, 'U' },
 	{ "verbose",		no_argument,		NULL, 'v' },
@@ -96,7 +97,8 @@ static const char options_help[] =
 "  -a, --accept-proxy[=V]     read a PROXY header first (v1, v2, any)\n"
 "  -o, --optional             a connection without a header is fine\n"
 "  -t, --trust CIDR           accept headers only from these peers\n"
-"  -m, --max-header BYTES     longest header waited for (default 4096)\n"
+"  -m, --max-header BYTES     longest header waited for (16 to 65551;\n"
+"                             default 4096)\n"
 "  -p, --send-proxy[=V]       send a PROXY header upstream (v1, v2; bare: v1)\n"
 "  -x, --tlv TYPE=VALUE       add a TLV to v2 headers sent\n"
 "  -C, --crc32c               add a CRC32C checksum to v2 headers sent\n"
@@ -107,7 +109,8 @@ static const char options_help[] =
 "  -n, --max-conns-per-ip N   open connections per real client address\n"
 "  -r, --rate-per-ip N/SECS   new connections per real client address\n"
 "  -M, --max-conns N          open connections in all (per worker)\n"
-"  -T, --header-timeout SECS  wait for the header (default 5)\n"
+"  -T, --header-timeout SECS  wait for the header (default 5; 0: no limit;\n"
+"                             also --timeout; 500ms, 2s, 1m, 1h)\n"
 "  -E, --connect-timeout SECS upstream connect (default 5)\n"
 "  -I, --idle-timeout SECS    close after this long without traffic (0: never)\n"
 "  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
@@ -128,7 +131,8 @@ static const char balance_help[] =
 "  -f, --servers-file FILE    one SERVER a line; re-read on SIGHUP\n"
 "  -b, --balance ALGO         roundrobin (default), leastconn, source, maglev,\n"
 "                             random, first\n"
-"  -i, --check-interval MS    health check period (default 2000)\n"
+"  -i, --check-interval MS    health check period (default 2000; a plain\n"
+"                             number is ms here; 2s, 500ms also)\n"
 "  -K, --rise N               checks to pass to come up (default 2)\n"
 "  -k, --fall N               checks to fail to go down (default 3)\n"
 "  -e, --retries N            other servers tried on connect failure (3)\n";
@@ -152,6 +156,8 @@ help(void)
 }
 
 #define DAY_MS	86400000
+
+_Static_assert(CLI_MAXTRUST <= RELAY_MAXCIDR, "--trust: cf.trust too small");
 
 static void
 logline(int level, const char *line)
@@ -205,6 +211,7 @@ relay_main(int argc, char *argv[], int balance)
 	static uint8_t tlvstore[RELAY_MAXTLV][512];
 	struct sockaddr_storage sa;
 	struct relay_server probe;
+	struct cli_recv rcv;
 	const char *listen_arg = NULL, *upstream = NULL, *user = NULL;
 	const char *pidpath = NULL, *stats_arg = NULL, *why;
 	struct pidfh *pfh = NULL;
@@ -236,14 +243,13 @@ relay_main(int argc, char *argv[], int balance)
 	if ((cf.srv_spec = calloc(argc + 1, sizeof(char *))) == NULL)
 		err(1, NULL);
 
-	while ((ch = getopt_long(argc, argv,
-	    "a::A:b:c:Cd:D:e:E:f:F:g:hi:I:k:K:l:m:M:n:op::Pqr:s:S:t:T:u:U:vVw:x:",
+	cli_recv_init(&rcv);
+	while ((ch = getopt_long(argc, argv, CLI_OPTS_RECV
+	    "A:b:c:Cd:D:e:E:f:F:g:hi:I:k:K:l:M:n:p::Pqr:s:S:u:U:vVw:x:",
 	    longopts, NULL)) != -1) {
+		if (cli_recv_opt(ch, optarg, argv, &rcv))
+			continue;
 		switch (ch) {
-		case 'a':
-			cf.accept_proxy = cli_version("--accept-proxy", optarg,
-			    0);
-			break;
 		case 'A':
 			if (cf.nallow == RELAY_MAXCIDR)
 				errx(EX_USAGE, "--allow: at most %d",
@@ -326,10 +332,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'l':
 			listen_arg = optarg;
 			break;
-		case 'm':
-			cf.max_header = (int)cli_number("--max-header", optarg,
-			    16, 8192);
-			break;
 		case 'M':
 			cf.max_conns = (int)cli_number("--max-conns", optarg,
 			    1, 10000000);
@@ -337,9 +339,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'n':
 			cf.max_per_ip = (int)cli_number("--max-conns-per-ip",
 			    optarg, 1, 10000000);
-			break;
-		case 'o':
-			cf.optional = 1;
 			break;
 		case 'p':
 			cf.send_proxy = cli_version("--send-proxy", optarg, 1);
@@ -375,16 +374,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'S':
 			stats_arg = optarg;
 			break;
-		case 't':
-			if (cf.ntrust == RELAY_MAXCIDR)
-				errx(EX_USAGE, "--trust: at most %d",
-				    RELAY_MAXCIDR);
-			cli_cidr("--trust", optarg, &cf.trust[cf.ntrust++]);
-			break;
-		case 'T':
-			cf.hdr_ms = cli_duration("-T", optarg, CLI_DUR_ZERO, 1,
-			    DAY_MS);
-			break;
 		case 'u':
 			user = optarg;
 			break;
@@ -418,6 +407,12 @@ relay_main(int argc, char *argv[], int balance)
 	}
 	if (optind != argc)
 		usage();
+	cf.accept_proxy = rcv.accept;
+	cf.optional = rcv.optional;
+	memcpy(cf.trust, rcv.trust, sizeof(rcv.trust[0]) * rcv.ntrust);
+	cf.ntrust = rcv.ntrust;
+	cf.max_header = rcv.max_header;
+	cf.hdr_ms = rcv.hdr_ms;
 
 	/* Operands and conflicts, by name. */
 	if (!balance) {

@@ -571,3 +571,35 @@ print(h.hexdigest())'
 		-c 127.0.0.1:9 --idle-timeout 5d
 	assert_contains "$stderr" "--idle-timeout 5d: invalid"
 }
+
+@test "pp-relay takes -a v1 and --accept-proxy v1 as two words" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" -a v1 --send-proxy
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.0 --hdr v1
+	assert_eq "$output" "192.0.2.1 s1 192.0.2.1"
+	relay r2 -c "127.0.0.1:$SPORT" --accept-proxy v2 --send-proxy
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.0 --hdr v1
+	assert_contains "$output" "192.0.2.1 !"
+}
+
+@test "pp-relay takes --timeout like pp-strip" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --timeout 0.3
+	run -0 silent_client 127.0.0.1 "$LPORT"
+	less_than "$output" 1.0
+}
+
+@test "pp-relay --max-header 65551 reads a header larger than its buffers" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --max-header 65551 \
+		--send-proxy=v2 --pass-tlvs
+	settled r
+	big=$(head -c 30000 /dev/zero | hex)
+	{ pp-send -2 -s 192.0.2.1:1 -d 192.0.2.2:2 --tlv "0xE1=0x$big" -n
+	  printf payload; } > "$BATS_TEST_TMPDIR/in"
+	timeout 5 socat -u "OPEN:$BATS_TEST_TMPDIR/in" "TCP:127.0.0.1:$LPORT"
+	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/r.err"
+	wait_for 5 grep -q payload "$BATS_TEST_TMPDIR/cap"
+	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
+	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
+}
