@@ -480,13 +480,44 @@ relay_main(int argc, char *argv[], int balance)
 		    strtoll(lpid, NULL, 10) != (long long)getpid())
 			errx(EX_USAGE, "-l LISTEN is required (or systemd "
 			    "socket activation)");
-		v = cli_number("LISTEN_FDS", lfds, 1, RELAY_MAXLISTEN);
+		const char *names = getenv("LISTEN_FDNAMES"), *name;
+		size_t nlen;
+
+		v = cli_number("LISTEN_FDS", lfds, 1, RELAY_MAXLISTEN + 1);
 		for (i = 0; i < v; i++) {
 			if (!is_listener(3 + i))
 				errx(EX_USAGE, "LISTEN_FDS: fd %d is not a "
 				    "listening socket", 3 + i);
+			/*
+			 * LISTEN_FDNAMES (systemd FileDescriptorName=) is
+			 * colon-separated, one name per fd: "metrics" or
+			 * "stats" is the --stats listener, any other a
+			 * data listener.
+			 */
+			name = names;
+			nlen = names != NULL ? strcspn(names, ":") : 0;
+			if (names != NULL)
+				names = names[nlen] == ':' ? names + nlen + 1 :
+				    NULL;
+			if (name != NULL && ((nlen == 7 &&
+			    strncmp(name, "metrics", 7) == 0) || (nlen == 5 &&
+			    strncmp(name, "stats", 5) == 0))) {
+				if (stats_arg != NULL || cf.stats_fd != -1)
+					errx(EX_USAGE, "LISTEN_FDNAMES: fd %d "
+					    "is a second stats listener (%s)",
+					    3 + i, stats_arg != NULL ?
+					    "--stats given too" : "one only");
+				cf.stats_fd = 3 + i;
+				continue;
+			}
+			if (cf.nlfd == RELAY_MAXLISTEN)
+				errx(EX_USAGE, "LISTEN_FDS: at most %d data "
+				    "sockets", RELAY_MAXLISTEN);
 			cf.lfd[cf.nlfd++] = 3 + i;
 		}
+		if (cf.nlfd == 0)
+			errx(EX_USAGE, "LISTEN_FDNAMES: no data socket, only "
+			    "stats");
 		unsetenv("LISTEN_PID");
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_FDNAMES");
@@ -500,6 +531,8 @@ relay_main(int argc, char *argv[], int balance)
 		setsockopt(cf.lfd[i], IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 	}
+	if (cf.stats_fd != -1 && fcntl(cf.stats_fd, F_SETFL, O_NONBLOCK) == -1)
+		err(1, "fcntl");
 	if (stats_arg != NULL) {
 		cf.stats_fd = listen_on("--stats", stats_arg);
 	}

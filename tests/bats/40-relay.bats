@@ -603,3 +603,28 @@ print(h.hexdigest())'
 	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
 	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
 }
+
+@test "pp-relay serves /metrics on a systemd socket named metrics" {
+	reply_server
+	MPORT=$(free_port)
+	start_on_port LPORT sd python3 -c '
+import os, socket, sys
+fds = []
+for port in (int(sys.argv[1]), int(sys.argv[3])):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    fds.append(s)
+os.dup2(fds[0].fileno(), 3)
+os.dup2(fds[1].fileno(), 4)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "2"
+os.environ["LISTEN_FDNAMES"] = "data:metrics"
+os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
+' @PORT@ "127.0.0.1:$SPORT" "$MPORT"
+	run -0 curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics"
+	assert_contains "$output" "# TYPE"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.1.0
+	assert_eq "$output" "127.8.1.1 s1 127.8.1.1"
+}
