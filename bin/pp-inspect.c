@@ -65,6 +65,23 @@ static const char usage_text[] =
     "usage: pp-inspect [-ahjVv] [-x hex] [file ...]\n"
     "       pp-inspect [-hjoVv] [-T seconds] -l address\n";
 
+static const char help_text[] =
+    "\n"
+    "Decode, validate and explain PROXY protocol headers read from FILEs,\n"
+    "standard input, -x HEX, or each connection to --listen ADDRESS.\n"
+    "\n"
+    "  -a, --all              every header in the input, one after another\n"
+    "  -j, --json             one JSON object per header\n"
+    "  -v, --verbose          add an annotated hex dump\n"
+    "  -x, --hex HEX          decode these bytes, given as hex\n"
+    "  -l, --listen ADDRESS   accept connections and report each header\n"
+    "                         and peer (HOST:PORT, [IPV6]:PORT, :PORT,\n"
+    "                         unix:PATH, unix:@NAME)\n"
+    "  -o, --once             with --listen: exit after one connection\n"
+    "  -T, --timeout SECONDS  with --listen: wait this long for a header\n"
+    "                         (default 5; 0: no limit; 500ms, 2s, 1m, 1h)\n"
+    "  -h, --help             this text;  -V, --version  the version\n";
+
 static const struct option longopts[] = {
 	{ "all",	no_argument,		NULL,	'a' },
 	{ "help",	no_argument,		NULL,	'h' },
@@ -1498,6 +1515,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			flush_out();
 			return EX_OK;
 		case 'j':

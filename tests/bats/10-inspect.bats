@@ -497,7 +497,8 @@ payload:     0 bytes at offset 33"
 
 @test "pp-inspect --help matches the SYNOPSIS of its man page" {
 	run -0 --separate-stderr pp-inspect --help
-	usage=$(printf '%s\n' "$output" | sed -e 's/^usage: //' -e 's/^ *//')
+	usage=$(printf '%s\n' "$output" | sed -n '1,/^$/p' | sed -e '/^$/d' \
+	    -e 's/^usage: //' -e 's/^ *//')
 	synopsis=$(awk '/^# SYNOPSIS/ { on = 1; next } /^# / { on = 0 } on && NF' \
 	    "$PP_TOP/man/pp-inspect.1.scd" | tr -d '*_\\')
 	assert_eq "$usage" "$synopsis"
@@ -767,4 +768,12 @@ start_haproxy() {
 	less_than "$output" 2.0
 	wait_for 5 gone "$insp_pid"
 	assert_contains "$(cat "$BATS_TEST_TMPDIR/insp.err")" "no complete header within 500 ms"
+}
+
+@test "pp-inspect --help lists every option the man page documents" {
+	run -0 pp-inspect --help
+	for o in --all --json --listen --once --timeout --verbose --hex --help --version; do
+		assert_contains "$output" "$o"
+	done
+	options_match_man pp-inspect
 }

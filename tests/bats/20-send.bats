@@ -481,3 +481,7 @@ inspect() {
 		-s 192.0.2.1:1 -d 192.0.2.2:2
 	assert_contains "$stderr" "-w 0.0004: too small"
 }
+
+@test "pp-send --help and the man page list the same options" {
+	options_match_man pp-send
+}

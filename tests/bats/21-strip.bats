@@ -643,3 +643,7 @@ refused_pipe() {
 	run -64 --separate-stderr pp-strip -m 65552 -- "$T/child"
 	assert_contains "$stderr" "--max-header 65552: too large (16 to 65551)"
 }
+
+@test "pp-strip --help and the man page list the same options" {
+	options_match_man pp-strip
+}
