@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <getopt.h>
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
@@ -134,6 +135,128 @@ cli_number(const char *flag, const char *s, long long min, long long max)
 		errx(EX_USAGE, "%s %s: %s (%lld to %lld)", flag, s, errstr,
 		    min, max);
 	return n;
+}
+
+/* "1ms", "2s", "3m" or "4h": the largest unit that divides ms exactly. */
+static const char *
+cli_dur_unit(long long ms, char *buf, size_t cap)
+{
+	if (ms >= 3600000 && ms % 3600000 == 0)
+		snprintf(buf, cap, "%lldh", ms / 3600000);
+	else if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, cap, "%lldm", ms / 60000);
+	else if (ms >= 1000 && ms % 1000 == 0)
+		snprintf(buf, cap, "%llds", ms / 1000);
+	else
+		snprintf(buf, cap, "%lldms", ms);
+	return buf;
+}
+
+int
+cli_duration(const char *flag, const char *s, int flags, int min_ms,
+    int max_ms)
+{
+	const char *p = s, *why = NULL;
+	char lo[32], hi[32];
+	double v = 0, scale = 1, mult;
+	int digits = 0, nonzero = 0;
+
+	if (min_ms < 1)
+		min_ms = 1;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		v = v * 10 + (*p - '0');
+		nonzero |= *p != '0';
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+			scale /= 10;
+			v += (*p - '0') * scale;
+			nonzero |= *p != '0';
+		}
+	mult = flags & CLI_DUR_MS ? 1 : 1000;
+	if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "m") == 0)
+		mult = 60000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600000;
+	else if (*p != '\0')
+		digits = 0;
+	if (digits == 0 || digits > 15)
+		why = "invalid";
+	else if (!nonzero && (flags & CLI_DUR_ZERO))
+		return 0;
+	else if (v * mult < min_ms)
+		why = "too small";
+	else if (v * mult > max_ms)
+		why = "too large";
+	if (why != NULL)
+		errx(EX_USAGE, "%s %s: %s: expected %s to %s (%s, or a number "
+		    "with ms, s, m or h)%s", flag, s, why,
+		    cli_dur_unit(min_ms, lo, sizeof(lo)),
+		    cli_dur_unit(max_ms, hi, sizeof(hi)),
+		    flags & CLI_DUR_MS ? "milliseconds" : "seconds",
+		    flags & CLI_DUR_ZERO ? ", or 0 for none" : "");
+	return (int)(v * mult + 0.5);
+}
+
+const char *
+cli_duration_text(int ms, char *buf, size_t cap)
+{
+	if (ms < 1000)
+		snprintf(buf, cap, "%d ms", ms);
+	else if (ms % 1000 == 0)
+		snprintf(buf, cap, "%d s", ms / 1000);
+	else if (ms % 100 == 0)
+		snprintf(buf, cap, "%d.%d s", ms / 1000, ms % 1000 / 100);
+	else if (ms % 10 == 0)
+		snprintf(buf, cap, "%d.%02d s", ms / 1000, ms % 1000 / 10);
+	else
+		snprintf(buf, cap, "%d.%03d s", ms / 1000, ms % 1000);
+	return buf;
+}
+
+void
+cli_recv_init(struct cli_recv *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->accept = -1;
+	r->max_header = 4096;
+	r->hdr_ms = 5000;
+}
+
+int
+cli_recv_opt(int ch, const char *arg, char **argv, struct cli_recv *r)
+{
+	switch (ch) {
+	case 'a':
+		/* "-a v1": getopt gives no argument to an optional one. */
+		if (arg == NULL && argv[optind] != NULL &&
+		    (strcmp(argv[optind], "v1") == 0 ||
+		    strcmp(argv[optind], "v2") == 0 ||
+		    strcmp(argv[optind], "any") == 0))
+			arg = argv[optind++];
+		r->accept = cli_version("--accept-proxy", arg, 0);
+		return 1;
+	case 'm':
+		r->max_header = (int)cli_number("--max-header", arg,
+		    CLI_HDR_MIN, PP_HDR_MAX);
+		return 1;
+	case 'o':
+		r->optional = 1;
+		return 1;
+	case 't':
+		if (r->ntrust == CLI_MAXTRUST)
+			errx(EX_USAGE, "--trust: at most %d", CLI_MAXTRUST);
+		cli_cidr("--trust", arg, &r->trust[r->ntrust++]);
+		return 1;
+	case 'T':
+		r->hdr_ms = cli_duration("-T", arg, CLI_DUR_ZERO, 1, 86400000);
+		return 1;
+	}
+	return 0;
 }
 
 int
@@ -844,6 +967,75 @@ cli_endpoints(int fd, struct sockaddr_storage *remote,
 	if (from != NULL)
 		*from = e.from;
 	return 1;
+}
+
+/*
+ * A unix path before bind: nothing there, or a stale socket, which is
+ * removed.  A file that is not a socket, or a socket a server listens on,
+ * is someone else's: exit naming it.
+ */
+static void
+cli_unix_stale(const char *flag, const char *arg, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int c, rc, saved;
+
+	if (sun->sun_path[0] == '\0')		/* abstract: no file */
+		return;
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		err(1, "%s %s", flag, arg);
+	}
+	if (!S_ISSOCK(st.st_mode))
+		errx(EX_USAGE, "%s %s: %s exists and is not a socket", flag,
+		    arg, sun->sun_path);
+	if ((c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "%s %s: socket", flag, arg);
+	rc = connect(c, (const struct sockaddr *)sun, sizeof(*sun));
+	saved = errno;
+	close(c);
+	if (rc == 0)
+		errx(1, "%s %s: a server listens there", flag, arg);
+	if (saved != ECONNREFUSED) {
+		errno = saved;
+		err(1, "%s %s: cannot tell whether %s is in use", flag, arg,
+		    sun->sun_path);
+	}
+	/* A socket file nobody listens on is left over: take it over. */
+	if (unlink(sun->sun_path) == -1 && errno != ENOENT)
+		err(1, "%s %s: unlink %s", flag, arg, sun->sun_path);
+}
+
+int
+cli_listen(const char *flag, const char *arg, int flags, int backlog)
+{
+	struct sockaddr_storage sa;
+	int fd, one = 1, zero = 0, type;
+
+	cli_addr(flag, arg, &sa);
+	type = SOCK_STREAM | SOCK_CLOEXEC;
+	if (flags & CLI_LISTEN_NONBLOCK)
+		type |= SOCK_NONBLOCK;
+	if ((fd = socket(sa.ss_family, type, 0)) == -1)
+		err(1, "%s %s: socket", flag, arg);
+	if (sa.ss_family == AF_UNIX)
+		cli_unix_stale(flag, arg, (struct sockaddr_un *)&sa);
+	else {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (flags & CLI_LISTEN_REUSEPORT)
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+			    sizeof(one));
+		if (sa.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			    sizeof(zero));
+	}
+	if (bind(fd, (const struct sockaddr *)&sa, pp_addr_len(&sa)) == -1)
+		err(1, "%s %s: bind", flag, arg);
+	if (listen(fd, backlog) == -1)
+		err(1, "%s %s: listen", flag, arg);
+	return fd;
 }
 
 int

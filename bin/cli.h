@@ -24,6 +24,54 @@ long long cli_number(const char *flag, const char *s, long long min,
 	    long long max);
 
 /*
+ * The receiving options every tool that reads a header shares, parsed
+ * one way: -a/--accept-proxy[=v1|v2|any] (bare: any; "-a v1" as two
+ * words too), -o/--optional, -t/--trust CIDR, -m/--max-header BYTES,
+ * -T/--header-timeout/--timeout DURATION.
+ */
+#define CLI_MAXTRUST	64
+#define CLI_HDR_MIN	16
+#define CLI_OPTS_RECV	"a::m:ot:T:"
+
+struct cli_recv {
+	int		accept;		/* -1 not given, 0 any, 1, 2 */
+	int		optional;
+	struct pp_cidr	trust[CLI_MAXTRUST];
+	int		ntrust;
+	int		max_header;	/* CLI_HDR_MIN to PP_HDR_MAX */
+	int		hdr_ms;		/* 0: no limit */
+};
+
+/* The defaults: no -a, 4096 bytes, 5 s. */
+void	cli_recv_init(struct cli_recv *r);
+
+/*
+ * One option from getopt_long: returns 1 when ch is a receiving option
+ * (and takes it, exiting 64 on a bad value), 0 otherwise.  argv is
+ * getopt's, for the version of a bare -a given as the next word.
+ */
+int	cli_recv_opt(int ch, const char *optarg, char **argv,
+	    struct cli_recv *r);
+
+/* cli_duration flags. */
+#define CLI_DUR_ZERO	0x01	/* "0" is allowed: it means off */
+#define CLI_DUR_MS	0x02	/* a plain number is milliseconds */
+
+/*
+ * A duration for a flag, in milliseconds: a number (fractions allowed:
+ * "0.5") of seconds, or of milliseconds with CLI_DUR_MS, or a number with
+ * a unit: "500ms", "2s", "1m", "1h".  Zero is accepted only with
+ * CLI_DUR_ZERO and only when written as zero; anything else below min_ms
+ * (at least 1) or above max_ms exits 64, naming the flag and the range,
+ * never rounding to off.  Fractions of a millisecond round to nearest.
+ */
+int	cli_duration(const char *flag, const char *s, int flags, int min_ms,
+	    int max_ms);
+
+/* A duration as text for messages: "300 ms", "5 s", "1.5 s". */
+const char *cli_duration_text(int ms, char *buf, size_t cap);
+
+/*
  * A version argument: "v1" -> 1, "v2" -> 2, "any" -> 0; NULL gives dflt.
  * Exits 64 naming the flag on anything else.
  */
@@ -90,6 +138,20 @@ void	cli_env_clear(void);
 int	cli_endpoints(int fd, struct sockaddr_storage *remote,
 	    struct sockaddr_storage *local, int *transport, const char **from,
 	    int ucspi);
+
+/* cli_listen flags. */
+#define CLI_LISTEN_NONBLOCK	0x01	/* SOCK_NONBLOCK */
+#define CLI_LISTEN_REUSEPORT	0x02	/* SO_REUSEPORT: one per worker */
+
+/*
+ * A listening stream socket on arg (an address as -l takes it), for the
+ * option flag.  IPv6 sockets take IPv4 too; TCP ones set SO_REUSEADDR.
+ * A unix path is taken over only when it is a stale socket (a socket
+ * file that refuses connections): anything else there is refused, never
+ * removed.  Exits 64 on a bad address or a path that is not a socket, 1
+ * when a server listens there or a system call fails.  Returns the fd.
+ */
+int	cli_listen(const char *flag, const char *arg, int flags, int backlog);
 
 /* write(2) all of buf, retrying short writes: 0, or -1 with errno set. */
 int	cli_write_all(int fd, const void *buf, size_t len);

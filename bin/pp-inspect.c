@@ -65,6 +65,23 @@ static const char usage_text[] =
     "usage: pp-inspect [-ahjVv] [-x hex] [file ...]\n"
     "       pp-inspect [-hjoVv] [-T seconds] -l address\n";
 
+static const char help_text[] =
+    "\n"
+    "Decode, validate and explain PROXY protocol headers read from FILEs,\n"
+    "standard input, -x HEX, or each connection to --listen ADDRESS.\n"
+    "\n"
+    "  -a, --all              every header in the input, one after another\n"
+    "  -j, --json             one JSON object per header\n"
+    "  -v, --verbose          add an annotated hex dump\n"
+    "  -x, --hex HEX          decode these bytes, given as hex\n"
+    "  -l, --listen ADDRESS   accept connections and report each header\n"
+    "                         and peer (HOST:PORT, [IPV6]:PORT, :PORT,\n"
+    "                         unix:PATH, unix:@NAME)\n"
+    "  -o, --once             with --listen: exit after one connection\n"
+    "  -T, --timeout SECONDS  with --listen: wait this long for a header\n"
+    "                         (default 5; 0: no limit; 500ms, 2s, 1m, 1h)\n"
+    "  -h, --help             this text;  -V, --version  the version\n";
+
 static const struct option longopts[] = {
 	{ "all",	no_argument,		NULL,	'a' },
 	{ "help",	no_argument,		NULL,	'h' },
@@ -1316,39 +1333,16 @@ listen_on(const char *arg)
 	struct sockaddr_storage sa;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&sa;
 	socklen_t len;
-	struct stat st;
 	char text[PP_ADDRSTRLEN + 16];
-	int s, one = 1, zero = 0, c;
+	int s;
 
-	cli_addr("--listen", arg, &sa);
-	if ((s = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(EXIT_FAILURE, "socket");
-	if (sa.ss_family == AF_INET6)
-		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-		    sizeof(zero));
-	if (sa.ss_family != AF_UNIX)
-		(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
-	else if (sun->sun_path[0] != '\0' && stat(sun->sun_path, &st) == 0 &&
-	    S_ISSOCK(st.st_mode)) {
-		/* A socket file nobody listens on is left over: reuse it. */
-		c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c != -1) {
-			if (connect(c, (struct sockaddr *)&sa,
-			    pp_addr_len(&sa)) == -1 && errno == ECONNREFUSED)
-				(void)unlink(sun->sun_path);
-			close(c);
-		}
-	}
-	if (bind(s, (struct sockaddr *)&sa, pp_addr_len(&sa)) == -1)
-		err(EXIT_FAILURE, "bind %s", arg);
-	if (sa.ss_family == AF_UNIX && sun->sun_path[0] != '\0')
-		strlcpy(sock_path, sun->sun_path, sizeof(sock_path));
-	if (listen(s, 64) == -1)
-		err(EXIT_FAILURE, "listen %s", arg);
+	s = cli_listen("--listen", arg, 0, 64);
 	len = sizeof(sa);
+	memset(&sa, 0, sizeof(sa));
 	if (getsockname(s, (struct sockaddr *)&sa, &len) == -1)
 		err(EXIT_FAILURE, "getsockname");
+	if (sa.ss_family == AF_UNIX && sun->sun_path[0] != '\0')
+		strlcpy(sock_path, sun->sun_path, sizeof(sock_path));
 	/* The readiness line: scripts wait for it to learn the port. */
 	warnx("listening on %s", addr_str(&sa, text, sizeof(text)));
 	return s;
@@ -1364,7 +1358,7 @@ report_short(const struct opts *o, const struct source *src, int code,
 {
 	struct pp_header h;
 	struct hints hs;
-	char pfx[PP_ADDRSTRLEN + 32];
+	char pfx[PP_ADDRSTRLEN + 32], dur[32];
 	size_t need = 0;
 	int r;
 
@@ -1388,9 +1382,9 @@ report_short(const struct opts *o, const struct source *src, int code,
 	}
 	flush_out();
 	if (code == -PP_ETIMEDOUT)
-		warnx("%sno complete header within %d s: got %zu byte%s, need "
-		    "%zu more", pfx, o->timeout_ms / 1000, n, n == 1 ? "" : "s",
-		    need);
+		warnx("%sno complete header within %s: got %zu byte%s, need "
+		    "%zu more", pfx, cli_duration_text(o->timeout_ms, dur,
+		    sizeof(dur)), n, n == 1 ? "" : "s", need);
 	else if (n == 0)
 		warnx("%sthe connection closed before any byte of a header",
 		    pfx);
@@ -1521,6 +1515,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
 			flush_out();
 			return EX_OK;
 		case 'j':
@@ -1533,8 +1528,8 @@ main(int argc, char *argv[])
 			o.once = 1;
 			break;
 		case 'T':
-			o.timeout_ms = (int)cli_number("-T", optarg, 0, 86400) *
-			    1000;
+			o.timeout_ms = cli_duration("-T", optarg, CLI_DUR_ZERO,
+			    1, 86400000);
 			tflag = 1;
 			break;
 		case 'V':

@@ -112,10 +112,11 @@ struct ends {
 
 static int
 connect_to(const char *name, const struct sockaddr_storage *sa,
-    int timeout_s)
+    int timeout_ms)
 {
 	struct pollfd pfd;
 	socklen_t len;
+	char text[32];
 	int s, rc, soerr;
 
 	if ((s = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC |
@@ -128,13 +129,13 @@ connect_to(const char *name, const struct sockaddr_storage *sa,
 	pfd.fd = s;
 	pfd.events = POLLOUT;
 	do {
-		rc = poll(&pfd, 1, timeout_s * 1000);
+		rc = poll(&pfd, 1, timeout_ms);
 	} while (rc == -1 && errno == EINTR);
 	if (rc == -1)
 		err(1, "poll");
 	if (rc == 0)
-		errx(EX_UNAVAILABLE, "%s: no connection within %d s", name,
-		    timeout_s);
+		errx(EX_UNAVAILABLE, "%s: no connection within %s", name,
+		    cli_duration_text(timeout_ms, text, sizeof(text)));
 	len = sizeof(soerr);
 	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
 		err(1, "getsockopt");
@@ -325,7 +326,7 @@ main(int argc, char *argv[])
 	uint8_t *store, *hdr;
 	size_t ntlv = 0, used = 0;
 	int ch, version = 0, local = 0, unknown = 0, header_only = 0;
-	int crc = 0, timeout_s = 10, len, up;
+	int crc = 0, timeout_ms = 10000, len, up;
 
 	cli_init(argc, argv);
 	if ((store = malloc(PP_V2_MAX)) == NULL ||
@@ -391,7 +392,7 @@ main(int argc, char *argv[])
 			printf("pp-send %s\n", PP_VERSION_STRING);
 			exit(0);
 		case 'w':
-			timeout_s = (int)cli_number("-w", optarg, 1, 3600);
+			timeout_ms = cli_duration("-w", optarg, 0, 1, 3600000);
 			break;
 		case OPT_AWS:
 			add_named("--aws-vpce-id", "aws", optarg, tlvs, &ntlv,
@@ -501,7 +502,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 
-	up = connect_to(upstream, &upaddr, timeout_s);
+	up = connect_to(upstream, &upaddr, timeout_ms);
 	if (cli_write_all(up, hdr, (size_t)len) != 0)
 		err(EX_UNAVAILABLE, "%s", upstream);
 	free(hdr);

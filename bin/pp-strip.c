@@ -22,12 +22,11 @@
 
 #include "cli.h"
 
-#define MAXTRUST	64
-#define MAXHDR_DFLT	4096
 
 static const struct option longopts[] = {
 	{ "accept-proxy",	optional_argument,	NULL, 'a' },
 	{ "env-file",		required_argument,	NULL, 'e' },
+	{ "header-timeout",	required_argument,	NULL, 'T' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "max-header",		required_argument,	NULL, 'm' },
 	{ "optional",		no_argument,		NULL, 'o' },
@@ -39,7 +38,7 @@ static const struct option longopts[] = {
 };
 
 static const char synopsis[] =
-    "usage: pp-strip [-oq] [-a v1|v2|any] [-e file] [-m bytes] "
+    "usage: pp-strip [-oq] [-a[v1|v2|any]] [-e file] [-m bytes] "
     "[-T seconds]\n"
     "                [-t cidr] ... [--] [prog [arg ...]]\n";
 
@@ -61,14 +60,19 @@ help(void)
 	    "fds 0 and 1 untouched.  Without PROG, copy stdin to stdout.\n"
 	    "\n"
 	    "  -a, --accept-proxy[=v1|v2|any]\n"
-	    "                         versions accepted (default any)\n"
+	    "                         versions accepted (default any);\n"
+	    "                         -a v1 works too: a PROG named v1, v2\n"
+	    "                         or any then needs -- before it\n"
 	    "  -e, --env-file FILE    also write the environment to FILE as\n"
 	    "                         shell-sourceable KEY='value' lines\n"
-	    "  -m, --max-header BYTES refuse longer headers (default 4096)\n"
+	    "  -m, --max-header BYTES refuse longer headers (16 to 65551;\n"
+	    "                         default 4096)\n"
 	    "  -o, --optional         no header is fine: pass the bytes on\n"
 	    "  -q, --quiet            no warnings, fatal errors only\n"
-	    "  -T, --timeout SECONDS  wait this long for the header\n"
-	    "                         (default 5; 0: no limit)\n"
+	    "  -T, --timeout, --header-timeout SECONDS\n"
+	    "                         wait this long for the header\n"
+	    "                         (default 5; 0: no limit; 500ms, 2s,\n"
+	    "                         1m, 1h)\n"
 	    "  -t, --trust CIDR       only a peer in CIDR may send a header\n"
 	    "                         (repeatable; IPv4 or IPv6)\n"
 	    "  -h, --help             this text;  -V, --version\n", stdout);
@@ -184,47 +188,31 @@ feed_prefix(const uint8_t *pre, size_t n)
 int
 main(int argc, char *argv[])
 {
-	struct pp_cidr trust[MAXTRUST];
+	struct cli_recv rc;
 	struct sockaddr_storage peer, local;
 	struct pp_header h, *hp = NULL;
 	const char *envpath = NULL;
 	char who[PP_ADDRSTRLEN + 16], text[PP_ADDRSTRLEN];
 	uint8_t *buf;
 	size_t ntrust = 0, prefix = 0;
-	int ch, accept = 0, optional = 0, quiet = 0, timeout_s = 5;
-	int maxhdr = MAXHDR_DFLT, have_peer, flags, r, port;
+	int ch, accept, optional, quiet = 0, timeout_ms;
+	int maxhdr, have_peer, flags, r, port;
 
 	cli_init(argc, argv);
 	/* '+': the first operand is PROG; its own flags are its own. */
-	while ((ch = getopt_long(argc, argv, "+a:e:hm:oqT:t:V", longopts,
-	    NULL)) != -1) {
+	cli_recv_init(&rc);
+	while ((ch = getopt_long(argc, argv, "+" CLI_OPTS_RECV "e:hqV",
+	    longopts, NULL)) != -1) {
+		if (cli_recv_opt(ch, optarg, argv, &rc))
+			continue;
 		switch (ch) {
-		case 'a':
-			accept = cli_version("--accept-proxy", optarg, 0);
-			break;
 		case 'e':
 			envpath = optarg;
 			break;
 		case 'h':
 			help();
-		case 'm':
-			maxhdr = (int)cli_number("--max-header", optarg,
-			    PP_V1_MAX, PP_HDR_MAX);
-			break;
-		case 'o':
-			optional = 1;
-			break;
 		case 'q':
 			quiet = 1;
-			break;
-		case 'T':
-			timeout_s = (int)cli_number("-T", optarg, 0, 86400);
-			break;
-		case 't':
-			if (ntrust == MAXTRUST)
-				errx(EX_USAGE, "--trust: more than %d prefixes",
-				    MAXTRUST);
-			cli_cidr("--trust", optarg, &trust[ntrust++]);
 			break;
 		case 'V':
 			printf("pp-strip %s\n", PP_VERSION_STRING);
@@ -235,6 +223,11 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	accept = rc.accept > 0 ? rc.accept : 0;
+	optional = rc.optional;
+	ntrust = (size_t)rc.ntrust;
+	maxhdr = rc.max_header;
+	timeout_ms = rc.hdr_ms;
 
 	if (optional && ntrust == 0 && !quiet)
 		warnx("--optional without --trust: anyone who can reach this "
@@ -264,7 +257,7 @@ main(int argc, char *argv[])
 		    "stdin");
 
 	memset(&h, 0, sizeof(h));
-	if (ntrust > 0 && !(have_peer && pp_cidr_match(trust, ntrust,
+	if (ntrust > 0 && !(have_peer && pp_cidr_match(rc.trust, ntrust,
 	    &peer))) {
 		/* spec 2: only trusted peers may speak for the client. */
 		if (!optional)
@@ -273,7 +266,7 @@ main(int argc, char *argv[])
 	} else {
 		flags = optional ? PP_READ_OPTIONAL : 0;
 		r = pp_read_fd(STDIN_FILENO, buf, (size_t)maxhdr, &h,
-		    timeout_s > 0 ? timeout_s * 1000 : -1, flags);
+		    timeout_ms > 0 ? timeout_ms : -1, flags);
 	}
 
 	if (r > 0) {
@@ -284,8 +277,8 @@ main(int argc, char *argv[])
 	} else if (r == -PP_ENOHDR) {
 		prefix = h.hdr_len;
 	} else if (r == -PP_ETIMEDOUT) {
-		errx(EX_TEMPFAIL, "%s: no complete header within %d s", who,
-		    timeout_s);
+		errx(EX_TEMPFAIL, "%s: no complete header within %s", who,
+		    cli_duration_text(timeout_ms, text, sizeof(text)));
 	} else if (r == -PP_ETRUNC) {
 		errx(EX_DATAERR, "%s: input ended inside the header", who);
 	} else if (r == -PP_ETOOBIG) {

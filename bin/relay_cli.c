@@ -67,6 +67,7 @@ static const struct option longopts[] = {
 	{ "stats",		required_argument,	NULL, 'S' },
 	{ "trust",		required_argument,	NULL, 't' },
 	{ "header-timeout",	required_argument,	NULL, 'T' },
+	{ "timeout",		required_argument,	NULL, 'T' },
 	{ "user",		required_argument,	NULL, 'u' },
 	{ "usesrc",		required_argument,	NULL, 'U' },
 	{ "verbose",		no_argument,		NULL, 'v' },
@@ -100,7 +101,8 @@ static const char options_help[] =
 "  -a, --accept-proxy[=V]     read a PROXY header first (v1, v2, any)\n"
 "  -o, --optional             a connection without a header is fine\n"
 "  -t, --trust CIDR           accept headers only from these peers\n"
-"  -m, --max-header BYTES     longest header waited for (default 4096)\n"
+"  -m, --max-header BYTES     longest header waited for (16 to 65551;\n"
+"                             default 4096)\n"
 "  -p, --send-proxy[=V]       send a PROXY header upstream (v1, v2; bare: v1)\n"
 "  -x, --tlv TYPE=VALUE       add a TLV to v2 headers sent\n"
 "  -C, --crc32c               add a CRC32C checksum to v2 headers sent\n"
@@ -111,7 +113,8 @@ static const char options_help[] =
 "  -n, --max-conns-per-ip N   open connections per real client address\n"
 "  -r, --rate-per-ip N/SECS   new connections per real client address\n"
 "  -M, --max-conns N          open connections in all (per worker)\n"
-"  -T, --header-timeout SECS  wait for the header (default 5)\n"
+"  -T, --header-timeout SECS  wait for the header (default 5; 0: no limit;\n"
+"                             also --timeout; 500ms, 2s, 1m, 1h)\n"
 "  -E, --connect-timeout SECS upstream connect (default 5)\n"
 "  -I, --idle-timeout SECS    close after this long without traffic (0: never)\n"
 "  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
@@ -133,7 +136,8 @@ static const char balance_help[] =
 "  -f, --servers-file FILE    one SERVER a line; re-read on SIGHUP\n"
 "  -b, --balance ALGO         roundrobin (default), leastconn, source, maglev,\n"
 "                             random, first\n"
-"  -i, --check-interval MS    health check period (default 2000)\n"
+"  -i, --check-interval MS    health check period (default 2000; a plain\n"
+"                             number is ms here; 2s, 500ms also)\n"
 "  -K, --rise N               checks to pass to come up (default 2)\n"
 "  -k, --fall N               checks to fail to go down (default 3)\n"
 "  -e, --retries N            other servers tried on connect failure (3)\n";
@@ -156,21 +160,9 @@ help(void)
 	exit(0);
 }
 
-/* Seconds, possibly fractional ("0.5"), as milliseconds. */
-static int
-seconds(const char *flag, const char *s, int allow_zero)
-{
-	char *end;
-	double v;
+#define DAY_MS	86400000
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || v < 0 || v > 86400 ||
-	    (!allow_zero && v == 0))
-		errx(EX_USAGE, "%s %s: expected seconds (%s to 86400)", flag,
-		    s, allow_zero ? "0" : "0.001");
-	return (int)(v * 1000 + 0.5);
-}
+_Static_assert(CLI_MAXTRUST <= RELAY_MAXCIDR, "--trust: cf.trust too small");
 
 static void
 logline(int level, const char *line)
@@ -179,35 +171,19 @@ logline(int level, const char *line)
 	fprintf(stderr, "%s: %s\n", getprogname(), line);
 }
 
+/*
+ * No TCP_DEFER_ACCEPT on the listener, although with --accept-proxy the
+ * client speaks first: the kernel counts the defer in SYN-ACK
+ * retransmissions (1, 3, 7 ... s), then hands a silent connection over
+ * anyway, and only then does the header timer start.  Measured: -T 0.3
+ * closed a silent client after 1.32 s, -T 2 after 5.05 s.  The header
+ * timeout is measured from the connection, so the kernel must not hold it.
+ */
 static int
-listen_on(const char *flag, const struct sockaddr_storage *sa, int defer_s)
+listen_on(const char *flag, const char *arg)
 {
-	int fd, one = 1, zero = 0;
-
-	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		err(1, "%s: socket", flag);
-	if (sa->ss_family != AF_UNIX) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (sa->ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-			    sizeof(zero));
-		/*
-		 * With a header to read the client speaks first: the kernel
-		 * keeps the connection until bytes arrive, so idle scanners
-		 * never wake us.  It does not replace the header timeout.
-		 */
-		if (defer_s > 0)
-			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s,
-			    sizeof(defer_s));
-	}
-	if (bind(fd, (const struct sockaddr *)sa, pp_addr_len(sa)) == -1)
-		err(1, "%s: bind", flag);
-	if (listen(fd, 4096) == -1)
-		err(1, "%s: listen", flag);
-	return fd;
+	return cli_listen(flag, arg, CLI_LISTEN_NONBLOCK |
+	    CLI_LISTEN_REUSEPORT, 4096);
 }
 
 static int
@@ -297,6 +273,7 @@ relay_main(int argc, char *argv[], int balance)
 	static uint8_t tlvstore[RELAY_MAXTLV][512];
 	struct sockaddr_storage sa;
 	struct relay_server probe;
+	struct cli_recv rcv;
 	const char *listen_arg = NULL, *upstream = NULL, *user = NULL;
 	const char *pidpath = NULL, *stats_arg = NULL, *why;
 	struct pidfh *pfh = NULL;
@@ -328,14 +305,13 @@ relay_main(int argc, char *argv[], int balance)
 	if ((cf.srv_spec = calloc(argc + 1, sizeof(char *))) == NULL)
 		err(1, NULL);
 
-	while ((ch = getopt_long(argc, argv,
-	    "a::A:b:c:Cd:D:e:E:f:F:g:hi:I:k:K:l:m:M:n:op::Pqr:s:S:t:T:u:U:vVw:x:",
+	cli_recv_init(&rcv);
+	while ((ch = getopt_long(argc, argv, CLI_OPTS_RECV
+	    "A:b:c:Cd:D:e:E:f:F:g:hi:I:k:K:l:M:n:p::Pqr:s:S:u:U:vVw:x:",
 	    longopts, NULL)) != -1) {
+		if (cli_recv_opt(ch, optarg, argv, &rcv))
+			continue;
 		switch (ch) {
-		case 'a':
-			cf.accept_proxy = cli_version("--accept-proxy", optarg,
-			    0);
-			break;
 		case 'A':
 			if (cf.nallow == RELAY_MAXCIDR)
 				errx(EX_USAGE, "--allow: at most %d",
@@ -376,7 +352,8 @@ relay_main(int argc, char *argv[], int balance)
 			    RELAY_MAXSRV);
 			break;
 		case 'E':
-			cf.connect_ms = seconds("--connect-timeout", optarg, 0);
+			cf.connect_ms = cli_duration("--connect-timeout", optarg,
+			    0, 1, DAY_MS);
 			break;
 		case 'f':
 			if (!balance)
@@ -387,7 +364,8 @@ relay_main(int argc, char *argv[], int balance)
 			pidpath = optarg;
 			break;
 		case 'g':
-			cf.grace_ms = seconds("--grace", optarg, 1);
+			cf.grace_ms = cli_duration("--grace", optarg,
+			    CLI_DUR_ZERO, 1, DAY_MS);
 			break;
 		case 'h':
 			help();
@@ -395,11 +373,13 @@ relay_main(int argc, char *argv[], int balance)
 		case 'i':
 			if (!balance)
 				usage();
-			cf.check_ms = (int)cli_number("--check-interval",
-			    optarg, 10, 3600000);
+			/* DESIGN.md: a plain number is milliseconds here. */
+			cf.check_ms = cli_duration("--check-interval", optarg,
+			    CLI_DUR_MS, 10, 3600000);
 			break;
 		case 'I':
-			cf.idle_ms = seconds("--idle-timeout", optarg, 1);
+			cf.idle_ms = cli_duration("--idle-timeout", optarg,
+			    CLI_DUR_ZERO, 1, DAY_MS);
 			break;
 		case 'k':
 			if (!balance)
@@ -414,10 +394,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'l':
 			listen_arg = optarg;
 			break;
-		case 'm':
-			cf.max_header = (int)cli_number("--max-header", optarg,
-			    16, 8192);
-			break;
 		case 'M':
 			cf.max_conns = (int)cli_number("--max-conns", optarg,
 			    1, 10000000);
@@ -425,9 +401,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'n':
 			cf.max_per_ip = (int)cli_number("--max-conns-per-ip",
 			    optarg, 1, 10000000);
-			break;
-		case 'o':
-			cf.optional = 1;
 			break;
 		case 'p':
 			cf.send_proxy = cli_version("--send-proxy", optarg, 1);
@@ -463,15 +436,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'S':
 			stats_arg = optarg;
 			break;
-		case 't':
-			if (cf.ntrust == RELAY_MAXCIDR)
-				errx(EX_USAGE, "--trust: at most %d",
-				    RELAY_MAXCIDR);
-			cli_cidr("--trust", optarg, &cf.trust[cf.ntrust++]);
-			break;
-		case 'T':
-			cf.hdr_ms = seconds("--header-timeout", optarg, 0);
-			break;
 		case 'u':
 			user = optarg;
 			break;
@@ -505,6 +469,12 @@ relay_main(int argc, char *argv[], int balance)
 	}
 	if (optind != argc)
 		usage();
+	cf.accept_proxy = rcv.accept;
+	cf.optional = rcv.optional;
+	memcpy(cf.trust, rcv.trust, sizeof(rcv.trust[0]) * rcv.ntrust);
+	cf.ntrust = rcv.ntrust;
+	cf.max_header = rcv.max_header;
+	cf.hdr_ms = rcv.hdr_ms;
 
 	/* Operands and conflicts, by name. */
 	if (!balance) {
@@ -555,16 +525,11 @@ relay_main(int argc, char *argv[], int balance)
 		if (cf.lfd[0] == -1)
 			err(1, "dup");
 	} else if (listen_arg != NULL) {
-		cli_addr("--listen", listen_arg, &sa);
-		if (sa.ss_family == AF_UNIX &&
-		    ((struct sockaddr_un *)&sa)->sun_path[0] != '\0')
-			unlink(((struct sockaddr_un *)&sa)->sun_path);
+		cli_addr("-l", listen_arg, &sa);
 		cf.nlfd = sa.ss_family == AF_UNIX ? 1 : cf.workers;
 		cf.reuseport = cf.nlfd > 1;
 		for (i = 0; i < cf.nlfd; i++)
-			cf.lfd[i] = listen_on("--listen", &sa,
-			    cf.accept_proxy >= 0 ? (cf.hdr_ms + 999) / 1000 :
-			    0);
+			cf.lfd[i] = listen_on("-l", listen_arg);
 	} else {
 		const char *lpid = getenv("LISTEN_PID");
 		const char *lfds = getenv("LISTEN_FDS");
@@ -573,13 +538,44 @@ relay_main(int argc, char *argv[], int balance)
 		    strtoll(lpid, NULL, 10) != (long long)getpid())
 			errx(EX_USAGE, "-l LISTEN is required (or systemd "
 			    "socket activation)");
-		v = cli_number("LISTEN_FDS", lfds, 1, RELAY_MAXLISTEN);
+		const char *names = getenv("LISTEN_FDNAMES"), *name;
+		size_t nlen;
+
+		v = cli_number("LISTEN_FDS", lfds, 1, RELAY_MAXLISTEN + 1);
 		for (i = 0; i < v; i++) {
 			if (!is_listener(3 + i))
 				errx(EX_USAGE, "LISTEN_FDS: fd %d is not a "
 				    "listening socket", 3 + i);
+			/*
+			 * LISTEN_FDNAMES (systemd FileDescriptorName=) is
+			 * colon-separated, one name per fd: "metrics" or
+			 * "stats" is the --stats listener, any other a
+			 * data listener.
+			 */
+			name = names;
+			nlen = names != NULL ? strcspn(names, ":") : 0;
+			if (names != NULL)
+				names = names[nlen] == ':' ? names + nlen + 1 :
+				    NULL;
+			if (name != NULL && ((nlen == 7 &&
+			    strncmp(name, "metrics", 7) == 0) || (nlen == 5 &&
+			    strncmp(name, "stats", 5) == 0))) {
+				if (stats_arg != NULL || cf.stats_fd != -1)
+					errx(EX_USAGE, "LISTEN_FDNAMES: fd %d "
+					    "is a second stats listener (%s)",
+					    3 + i, stats_arg != NULL ?
+					    "--stats given too" : "one only");
+				cf.stats_fd = 3 + i;
+				continue;
+			}
+			if (cf.nlfd == RELAY_MAXLISTEN)
+				errx(EX_USAGE, "LISTEN_FDS: at most %d data "
+				    "sockets", RELAY_MAXLISTEN);
 			cf.lfd[cf.nlfd++] = 3 + i;
 		}
+		if (cf.nlfd == 0)
+			errx(EX_USAGE, "LISTEN_FDNAMES: no data socket, only "
+			    "stats");
 		unsetenv("LISTEN_PID");
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_FDNAMES");
@@ -593,9 +589,10 @@ relay_main(int argc, char *argv[], int balance)
 		setsockopt(cf.lfd[i], IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 	}
+	if (cf.stats_fd != -1 && fcntl(cf.stats_fd, F_SETFL, O_NONBLOCK) == -1)
+		err(1, "fcntl");
 	if (stats_arg != NULL) {
-		cli_addr("--stats", stats_arg, &sa);
-		cf.stats_fd = listen_on("--stats", &sa, 0);
+		cf.stats_fd = listen_on("--stats", stats_arg);
 	}
 	if (user != NULL && pfh != NULL)
 		pidfile_keeper(pfh);

@@ -1666,7 +1666,9 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	W.ws->beat = W.now;
 	if ((W.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return 1;
-	W.scratch = malloc(RELAY_BUFSZ);
+	/* The header is peeked into it whole: --max-header may be larger. */
+	W.scratch = malloc(cf->max_header > RELAY_BUFSZ ? (size_t)cf->max_header :
+	    RELAY_BUFSZ);
 	W.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX)
 		W.fd_limit = (int)rl.rlim_cur;

@@ -497,7 +497,8 @@ payload:     0 bytes at offset 33"
 
 @test "pp-inspect --help matches the SYNOPSIS of its man page" {
 	run -0 --separate-stderr pp-inspect --help
-	usage=$(printf '%s\n' "$output" | sed -e 's/^usage: //' -e 's/^ *//')
+	usage=$(printf '%s\n' "$output" | sed -n '1,/^$/p' | sed -e '/^$/d' \
+	    -e 's/^usage: //' -e 's/^ *//')
 	synopsis=$(awk '/^# SYNOPSIS/ { on = 1; next } /^# / { on = 0 } on && NF' \
 	    "$PP_TOP/man/pp-inspect.1.scd" | tr -d '*_\\')
 	assert_eq "$usage" "$synopsis"
@@ -740,4 +741,39 @@ start_haproxy() {
 	run -0 --separate-stderr sh -c "printf '$V1_TCP4' | timeout 5 socat - TCP:127.0.0.1:$port"
 	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
 	assert_eq "$(json_get "$output" .dst.port)" 443
+}
+
+@test "pp-inspect --listen unix:PATH refuses a regular file there and leaves it alone" {
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-inspect --listen "unix:$f" --once
+	assert_contains "$stderr" "pp-inspect: --listen unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
+
+@test "pp-inspect --listen unix:PATH refuses a socket a server listens on" {
+	need_cmd socat
+	sock=$BATS_TEST_TMPDIR/busy.sock
+	start_bg busy socat "UNIX-LISTEN:$sock,fork" EXEC:cat
+	wait_for 5 test -S "$sock"
+	run -1 --separate-stderr timeout 5 pp-inspect --listen "unix:$sock" --once
+	assert_contains "$stderr" "pp-inspect: --listen unix:$sock: a server listens there"
+	[ -S "$sock" ]
+}
+
+@test "pp-inspect --listen -T 500ms gives up on a silent peer after half a second" {
+	start_bg insp pp-inspect --listen 127.0.0.1:0 --once -T 500ms
+	port=$(ready_port "$BATS_TEST_TMPDIR/insp.err")
+	run -0 silent_client 127.0.0.1 "$port"
+	less_than "$output" 2.0
+	wait_for 5 gone "$insp_pid"
+	assert_contains "$(cat "$BATS_TEST_TMPDIR/insp.err")" "no complete header within 500 ms"
+}
+
+@test "pp-inspect --help lists every option the man page documents" {
+	run -0 pp-inspect --help
+	for o in --all --json --listen --once --timeout --verbose --hex --help --version; do
+		assert_contains "$output" "$o"
+	done
+	options_match_man pp-inspect
 }

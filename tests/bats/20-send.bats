@@ -470,3 +470,18 @@ inspect() {
 	local me=${lines[0]}
 	assert_eq "${lines[1]}" "$src ${me#* } 127.0.0.1 $port 5 1 none"
 }
+
+@test "pp-send -w takes a duration with a unit and refuses one below 1 ms" {
+	need_cmd socat
+	start_on_port PORT srv socat -u "TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
+		"OPEN:$BATS_TEST_TMPDIR/got,creat"
+	run -0 --separate-stderr timeout 5 pp-send -w 1500ms -c "127.0.0.1:$PORT" \
+		-s 192.0.2.1:1 -d 192.0.2.2:2 < /dev/null
+	run -64 --separate-stderr pp-send -w 0.0004 -c "127.0.0.1:$PORT" \
+		-s 192.0.2.1:1 -d 192.0.2.2:2
+	assert_contains "$stderr" "-w 0.0004: too small"
+}
+
+@test "pp-send --help and the man page list the same options" {
+	options_match_man pp-send
+}

@@ -598,3 +598,52 @@ refused_pipe() {
 	assert_eq "$(env_of PROXY_PEERIP)" "$src"
 	assert_eq "$(env_of TCPREMOTEIP)" "192.0.2.1"
 }
+
+@test "pp-strip -T takes fractions and units: 500ms gives up after half a second" {
+	local start end
+	for t in 0.5 500ms; do
+		start=$(date +%s%N)
+		run --separate-stderr timeout 10 pp-strip -T "$t" -- "$T/child" < <(sleep 4)
+		end=$(date +%s%N)
+		refused_pipe 75
+		assert_contains "$stderr" "within 500 ms"
+		[ $(((end - start) / 1000000)) -lt 2000 ]
+	done
+}
+
+@test "pp-strip refuses a header timeout below 1 ms" {
+	run -64 --separate-stderr pp-strip -T 0.0004 -- "$T/child"
+	assert_contains "$stderr" "-T 0.0004: too small"
+}
+
+@test "pp-strip takes -a bare, -av1, -a v1, --accept-proxy v1 and --accept-proxy=v1" {
+	printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nhi' > "$T/v1"
+	run -0 --separate-stderr pp-strip -a -- "$T/child" < "$T/v1"
+	assert_eq "$(env_of TCPREMOTEIP)" 192.0.2.1
+	for a in -av1 "-a v1" "--accept-proxy v1" --accept-proxy=v1; do
+		# shellcheck disable=SC2086
+		run -0 --separate-stderr pp-strip $a -- "$T/child" < "$T/v1"
+		rm -f "$T/ran"
+		# shellcheck disable=SC2086
+		run --separate-stderr pp-strip ${a/v1/v2} -- "$T/child" < "$T/v1"
+		refused_pipe 65
+	done
+	# Without --, a PROG named like a version would be taken as one.
+	run -0 --separate-stderr pp-strip -a v1 "$T/child" < "$T/v1"
+	assert_eq "$output" ok
+}
+
+@test "pp-strip takes --header-timeout and --max-header 16 like the relays" {
+	run --separate-stderr timeout 10 pp-strip --header-timeout 0.5 -- "$T/child" < <(sleep 4)
+	refused_pipe 75
+	printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\nhi' > "$T/v1"
+	run --separate-stderr pp-strip -m 16 -- "$T/child" < "$T/v1"
+	refused_pipe 65
+	assert_contains "$stderr" "longer than 16 bytes"
+	run -64 --separate-stderr pp-strip -m 65552 -- "$T/child"
+	assert_contains "$stderr" "--max-header 65552: too large (16 to 65551)"
+}
+
+@test "pp-strip --help and the man page list the same options" {
+	options_match_man pp-strip
+}

@@ -544,3 +544,153 @@ print(h.hexdigest())'
 		wait_for 5 sh -c "! kill -0 $w1"
 	done
 }
+
+@test "pp-relay -l unix:PATH refuses a regular file there and leaves it alone" {
+	reply_server
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-relay -l "unix:$f" -c "127.0.0.1:$SPORT"
+	assert_contains "$stderr" "pp-relay: -l unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
+
+@test "pp-relay -l unix:PATH refuses a socket a server listens on" {
+	need_cmd socat
+	reply_server
+	sock=$BATS_TEST_TMPDIR/busy.sock
+	start_bg busy socat "UNIX-LISTEN:$sock,fork" EXEC:cat
+	wait_for 5 test -S "$sock"
+	run -1 --separate-stderr timeout 5 pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT"
+	assert_contains "$stderr" "pp-relay: -l unix:$sock: a server listens there"
+	[ -S "$sock" ]
+	run -0 sh -c "echo hi | timeout 5 socat - UNIX-CONNECT:$sock"
+	assert_eq "$output" hi
+}
+
+@test "pp-relay -l unix:PATH takes over a stale socket file" {
+	need_cmd socat python3
+	reply_server
+	sock=$BATS_TEST_TMPDIR/stale.sock
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+	[ -S "$sock" ]
+	start_bg r pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT"
+	wait_for 5 sh -c "echo | socat - UNIX-CONNECT:$sock"
+	run -0 sh -c "printf 'x\n' | timeout 5 socat -t 3 - UNIX-CONNECT:$sock"
+	assert_contains "$output" "s1"
+}
+
+@test "pp-relay --stats unix:PATH refuses a regular file there" {
+	reply_server
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-relay -l "127.0.0.1:$(free_port)" \
+		-c "127.0.0.1:$SPORT" --stats "unix:$f"
+	assert_contains "$stderr" "pp-relay: --stats unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
+
+@test "pp-relay -T 0.3 closes a silent client 0.3 s after it connected" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 0.3
+	run -0 silent_client 127.0.0.1 "$LPORT"
+	less_than 0.2 "$output"
+	less_than "$output" 1.0
+	wait_for 5 grep -q 'end=header-timeout' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay -T 2s closes a silent client after 2 s, not later" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 2s
+	run -0 silent_client 127.0.0.1 "$LPORT" 10
+	less_than 1.8 "$output"
+	less_than "$output" 2.9
+}
+
+@test "pp-relay refuses a header timeout below 1 ms instead of turning it off" {
+	run -64 --separate-stderr timeout 5 pp-relay -l "127.0.0.1:$(free_port)" \
+		-c 127.0.0.1:9 --accept-proxy -T 0.0004
+	assert_contains "$stderr" "-T 0.0004: too small"
+	assert_contains "$stderr" "1ms"
+}
+
+@test "pp-relay -T 0 waits for the header without a limit" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy -T 0
+	run -0 silent_client 127.0.0.1 "$LPORT" 1.5
+	assert_eq "$output" open
+}
+
+@test "pp-relay --idle-timeout 500ms closes a silent connection" {
+	socat_server EXEC:cat
+	relay r -c "127.0.0.1:$SPORT" --idle-timeout 500ms
+	local t0=$SECONDS
+	run socat -T 10 - "TCP:127.0.0.1:$LPORT" < <(echo hi; sleep 5)
+	[ $((SECONDS - t0)) -le 3 ]
+	wait_for 5 grep -q 'end=idle-timeout' "$BATS_TEST_TMPDIR/r.err"
+}
+
+@test "pp-relay takes durations with units in every timeout option" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" --connect-timeout 1500ms --grace 1m \
+		--header-timeout 1h --idle-timeout 0.5h
+	run -64 --separate-stderr pp-relay -l "127.0.0.1:$(free_port)" \
+		-c 127.0.0.1:9 --idle-timeout 5d
+	assert_contains "$stderr" "--idle-timeout 5d: invalid"
+}
+
+@test "pp-relay takes -a v1 and --accept-proxy v1 as two words" {
+	reply_server
+	relay r -c "127.0.0.1:$SPORT" -a v1 --send-proxy
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.0 --hdr v1
+	assert_eq "$output" "192.0.2.1 s1 192.0.2.1"
+	relay r2 -c "127.0.0.1:$SPORT" --accept-proxy v2 --send-proxy
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 192.0.2.0 --hdr v1
+	assert_contains "$output" "192.0.2.1 !"
+}
+
+@test "pp-relay takes --timeout like pp-strip" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --timeout 0.3
+	run -0 silent_client 127.0.0.1 "$LPORT"
+	less_than "$output" 1.0
+}
+
+@test "pp-relay --max-header 65551 reads a header larger than its buffers" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --max-header 65551 \
+		--send-proxy=v2 --pass-tlvs
+	settled r
+	big=$(head -c 30000 /dev/zero | hex)
+	{ pp-send -2 -s 192.0.2.1:1 -d 192.0.2.2:2 --tlv "0xE1=0x$big" -n
+	  printf payload; } > "$BATS_TEST_TMPDIR/in"
+	timeout 5 socat -u "OPEN:$BATS_TEST_TMPDIR/in" "TCP:127.0.0.1:$LPORT"
+	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/r.err"
+	wait_for 5 grep -q payload "$BATS_TEST_TMPDIR/cap"
+	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
+	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
+}
+
+@test "pp-relay serves /metrics on a systemd socket named metrics" {
+	reply_server
+	MPORT=$(free_port)
+	start_on_port LPORT sd python3 -c '
+import os, socket, sys
+fds = []
+for port in (int(sys.argv[1]), int(sys.argv[3])):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    fds.append(s)
+os.dup2(fds[0].fileno(), 3)
+os.dup2(fds[1].fileno(), 4)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "2"
+os.environ["LISTEN_FDNAMES"] = "data:metrics"
+os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
+' @PORT@ "127.0.0.1:$SPORT" "$MPORT"
+	run -0 curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics"
+	assert_contains "$output" "# TYPE"
+	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.1.0
+	assert_eq "$output" "127.8.1.1 s1 127.8.1.1"
+}

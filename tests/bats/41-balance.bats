@@ -372,3 +372,22 @@ setup() {
 @test "every option of pp-balance --help is in pp-balance(1), and back" {
 	options_match_man pp-balance
 }
+
+@test "pp-balance -l unix:PATH refuses a regular file there and leaves it alone" {
+	reply_servers 1
+	f=$BATS_TEST_TMPDIR/precious
+	echo keep > "$f"
+	run -64 --separate-stderr timeout 5 pp-balance -l "unix:$f" -s "127.0.0.1:$P1"
+	assert_contains "$stderr" "pp-balance: -l unix:$f: $f exists and is not a socket"
+	assert_eq "$(cat "$f")" keep
+}
+
+@test "pp-balance --check-interval takes a unit; a plain number stays milliseconds" {
+	reply_servers 1
+	balance b --check-interval 2s -s "127.0.0.1:$P1,check"
+	balance c --check-interval 500ms -s "127.0.0.1:$P1,check"
+	run -64 --separate-stderr pp-balance -l "127.0.0.1:$(free_port)" \
+		-s "127.0.0.1:$P1" --check-interval 5
+	assert_contains "$stderr" "--check-interval 5: too small"
+	assert_contains "$stderr" "10ms"
+}

@@ -522,3 +522,28 @@ build_test_tools() {
 	done
 	export TOOLS
 }
+
+# silent_client HOST PORT [SECONDS]: connect, send nothing, and print how
+# long (in seconds, 3 decimals) until the other side closed, or "open" when
+# it is still open after SECONDS (default 5).
+silent_client() {
+	python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+t = time.monotonic()
+s.settimeout(float(sys.argv[3]))
+try:
+    s.recv(1)
+    print("%.3f" % (time.monotonic() - t))
+except socket.timeout:
+    print("open")
+except OSError:
+    print("%.3f" % (time.monotonic() - t))
+' "$1" "$2" "${3:-5}"
+}
+
+# less_than A B: A < B, both decimal numbers.
+less_than() {
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }' ||
+		{ echo "expected $1 < $2" >&2; return 1; }
+}
