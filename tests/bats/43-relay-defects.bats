@@ -124,7 +124,7 @@ stats_balancer() {
 	run -0 edgepeer http "127.0.0.1:$SPORT_STATS" \
 		'GET /metrics HTTP/1.0\r\n\r\n'
 	[ "${#output}" -gt 65536 ]
-	start_bg stall edgepeer stall "127.0.0.1:$SPORT_STATS" 20
+	start_bg stall edgepeer stall "127.0.0.1:$SPORT_STATS" 20 "$(lo_addr)"
 	wait_for 10 grep -q 'stalled 20' "$BATS_TEST_TMPDIR/stall.out"
 	# Each stalled scraper used to hold the worker for a second or more.
 	run -0 timeout 20 python3 -c '
