@@ -658,7 +658,7 @@ print(h.hexdigest())'
 @test "pp-relay --max-header 65551 reads a header larger than its buffers" {
 	capture_server
 	relay r -c "127.0.0.1:$SPORT" --accept-proxy --max-header 65551 \
-		--send-proxy=v2 --pass-tlvs
+		--send-proxy=v2
 	settled r
 	big=$(head -c 30000 /dev/zero | hex)
 	{ pp-send -2 -s 192.0.2.1:1 -d 192.0.2.2:2 --tlv "0xE1=0x$big" -n
@@ -668,6 +668,21 @@ print(h.hexdigest())'
 	wait_for 5 grep -q payload "$BATS_TEST_TMPDIR/cap"
 	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap"
 	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
+}
+
+@test "pp-relay --pass-tlvs refuses, and says so, TLVs too many to pass on whole" {
+	capture_server
+	relay r -c "127.0.0.1:$SPORT" --accept-proxy --max-header 65551 \
+		--send-proxy=v2 --pass-tlvs
+	settled r
+	big=$(head -c 30000 /dev/zero | hex)
+	{ pp-send -2 -s 192.0.2.1:1 -d 192.0.2.2:2 --tlv "0xE1=0x$big" -n
+	  printf payload; } > "$BATS_TEST_TMPDIR/in"
+	timeout 5 socat -u "OPEN:$BATS_TEST_TMPDIR/in" "TCP:127.0.0.1:$LPORT"
+	wait_for 5 grep -q 'refused: 30003 bytes of TLVs to pass on, at most 8192' \
+		"$BATS_TEST_TMPDIR/r.err"
+	grep -q 'end=error' "$BATS_TEST_TMPDIR/r.err"
+	assert_empty "$(cat "$BATS_TEST_TMPDIR/cap")"
 }
 
 @test "pp-relay serves /metrics on a systemd socket named metrics" {
