@@ -19,8 +19,16 @@ BENCH_ARGS ?=
 VERSION = 0.1.0
 SOVERSION = 0
 
-BSD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
-BSD_LIBS := $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
+# Asked when first used, not when the Makefile is read: `make deps` may
+# have installed libbsd-dev since.  Each is asked once per make run.
+BSD_CFLAGS = $(eval BSD_CFLAGS := $(shell $(PKG_CONFIG) --cflags \
+	libbsd-overlay 2>/dev/null))$(BSD_CFLAGS)
+BSD_LIBS = $(eval BSD_LIBS := $(shell $(PKG_CONFIG) --libs \
+	libbsd-overlay 2>/dev/null))$(BSD_LIBS)
+# Empty when the build's packages are there; else one line saying what
+# is missing and how to install it (scripts/deps --check).
+BUILD_MISSING = $(shell CC='$(CC)' PKG_CONFIG='$(PKG_CONFIG)' \
+	SCDOC='$(SCDOC)' sh scripts/deps --check 2>&1)
 
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
@@ -57,7 +65,7 @@ ENGINE_LIB = $(O)/libpprelay.a
 PC_FILE = $(O)/libproxyhdr.pc
 
 .PHONY: all lib tools man check check-unit check-bats check-sanitize \
-	deps fuzz bench demo install uninstall clean
+	deps build-deps fuzz bench demo install uninstall clean
 
 all: lib tools man
 
@@ -65,7 +73,13 @@ lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
 tools: $(TOOL_BIN)
 man: $(MAN_OUT)
 
-$(O)/%.o: %.c lib/proxyhdr.h $(wildcard lib/*.h bin/*.h tests/unit/*.h)
+# Every compile waits for this: with a package missing, make stops with
+# that one line instead of a page of compiler errors.
+build-deps:
+	$(if $(BUILD_MISSING),$(error $(BUILD_MISSING)))
+
+$(O)/%.o: %.c lib/proxyhdr.h $(wildcard lib/*.h bin/*.h tests/unit/*.h) \
+    | build-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -99,19 +113,19 @@ $(O)/bin/%: $(O)/bin/%.o $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB) \
 		$(BSD_LIBS)
 
-$(O)/man/%: man/%.scd
+$(O)/man/%: man/%.scd | build-deps
 	@mkdir -p $(@D)
 	$(SCDOC) < $< > $@
 
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*.inc) \
-    $(ENGINE_LIB) $(STATIC_LIB)
+    $(ENGINE_LIB) $(STATIC_LIB) | build-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(ENGINE_LIB) \
 		$(STATIC_LIB) $(BSD_LIBS)
 
 # Test tools are built plain even in the sanitized tree: they are the
 # load, not what is under test.
-$(O)/tools/%: tests/tools/%.c
+$(O)/tools/%: tests/tools/%.c | build-deps
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
 
@@ -165,10 +179,14 @@ $(O)/fuzz/fuzz_parse: tests/fuzz/fuzz_parse.c $(LIB_SRC) lib/proxyhdr.h
 		-fsanitize=fuzzer,address,undefined -o $@ \
 		tests/fuzz/fuzz_parse.c $(LIB_SRC)
 
-bench: deps all $(BENCH_BIN)
+# The targets that install packages first build in a new make, which
+# reads the Makefile after scripts/deps has run.
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
 	@sh bench/run -o $(O) $(BENCH_ARGS)
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	@sh examples/demo.sh $(abspath $(O)/bin)
 
 install: all
