@@ -33,7 +33,8 @@ BUILD_MISSING = $(shell CC='$(CC)' PKG_CONFIG='$(PKG_CONFIG)' \
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib $(BSD_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib $(BSD_CFLAGS) \
+	$(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 
 # libproxyhdr: the codec (public API in lib/proxyhdr.h).
@@ -101,11 +102,14 @@ $(CLI_LIB): $(CLI_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The .pc says where the library is; make install writes its own from
+# the install's PREFIX, LIBDIR and INCLUDEDIR.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
 $(PC_FILE): lib/libproxyhdr.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		$< > $@
+	$(PC_SED) $< > $@
 
 # Tools link the static archives so they run straight from $(O)/bin, and
 # take from them only what they use: pp-send gets no relay engine.
@@ -127,7 +131,7 @@ $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*.inc) \
 # load, not what is under test.
 $(O)/tools/%: tests/tools/%.c | build-deps
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) -O2 -o $@ $<
 
 $(O)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -175,7 +179,7 @@ fuzz: deps
 
 $(O)/fuzz/fuzz_parse: tests/fuzz/fuzz_parse.c $(LIB_SRC) lib/proxyhdr.h
 	@mkdir -p $(@D)
-	$(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
+	$(FUZZCC) -std=c11 -D_GNU_SOURCE $(CPPFLAGS) -g -O1 -Ilib \
 		-fsanitize=fuzzer,address,undefined -o $@ \
 		tests/fuzz/fuzz_parse.c $(LIB_SRC)
 
@@ -195,12 +199,13 @@ install: all
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)
+	install -m 644 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)
 	ln -sf libproxyhdr.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/libproxyhdr.so.$(SOVERSION)
 	ln -sf libproxyhdr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libproxyhdr.so
 	install -m 644 lib/proxyhdr.h $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)
+	$(PC_SED) lib/libproxyhdr.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libproxyhdr.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libproxyhdr.pc
 	for f in $(MAN_OUT); do \
 		s=$${f##*.}; install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s; \
 	done
