@@ -19,13 +19,22 @@ BENCH_ARGS ?=
 VERSION = 0.1.0
 SOVERSION = 0
 
-BSD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbsd-overlay 2>/dev/null)
-BSD_LIBS := $(shell $(PKG_CONFIG) --libs libbsd-overlay 2>/dev/null)
+# Asked when first used, not when the Makefile is read: `make deps` may
+# have installed libbsd-dev since.  Each is asked once per make run.
+BSD_CFLAGS = $(eval BSD_CFLAGS := $(shell $(PKG_CONFIG) --cflags \
+	libbsd-overlay 2>/dev/null))$(BSD_CFLAGS)
+BSD_LIBS = $(eval BSD_LIBS := $(shell $(PKG_CONFIG) --libs \
+	libbsd-overlay 2>/dev/null))$(BSD_LIBS)
+# Empty when the build's packages are there; else one line saying what
+# is missing and how to install it (scripts/deps --check).
+BUILD_MISSING = $(shell CC='$(CC)' PKG_CONFIG='$(PKG_CONFIG)' \
+	SCDOC='$(SCDOC)' sh scripts/deps --check 2>&1)
 
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib $(BSD_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib $(BSD_CFLAGS) \
+	$(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 
 # libproxyhdr: the codec (public API in lib/proxyhdr.h).
@@ -57,7 +66,7 @@ ENGINE_LIB = $(O)/libpprelay.a
 PC_FILE = $(O)/libproxyhdr.pc
 
 .PHONY: all lib tools man check check-unit check-bats check-sanitize \
-	deps fuzz bench demo install uninstall clean
+	deps build-deps fuzz bench demo install uninstall clean
 
 all: lib tools man
 
@@ -65,7 +74,13 @@ lib: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE)
 tools: $(TOOL_BIN)
 man: $(MAN_OUT)
 
-$(O)/%.o: %.c lib/proxyhdr.h $(wildcard lib/*.h bin/*.h tests/unit/*.h)
+# Every compile waits for this: with a package missing, make stops with
+# that one line instead of a page of compiler errors.
+build-deps:
+	$(if $(BUILD_MISSING),$(error $(BUILD_MISSING)))
+
+$(O)/%.o: %.c lib/proxyhdr.h $(wildcard lib/*.h bin/*.h tests/unit/*.h) \
+    | build-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -87,11 +102,14 @@ $(CLI_LIB): $(CLI_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The .pc says where the library is; make install writes its own from
+# the install's PREFIX, LIBDIR and INCLUDEDIR.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
 $(PC_FILE): lib/libproxyhdr.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		$< > $@
+	$(PC_SED) $< > $@
 
 # Tools link the static archives so they run straight from $(O)/bin, and
 # take from them only what they use: pp-send gets no relay engine.
@@ -99,21 +117,21 @@ $(O)/bin/%: $(O)/bin/%.o $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB) \
 		$(BSD_LIBS)
 
-$(O)/man/%: man/%.scd
+$(O)/man/%: man/%.scd | build-deps
 	@mkdir -p $(@D)
 	$(SCDOC) < $< > $@
 
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*.inc) \
-    $(ENGINE_LIB) $(STATIC_LIB)
+    $(ENGINE_LIB) $(STATIC_LIB) | build-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(ENGINE_LIB) \
 		$(STATIC_LIB) $(BSD_LIBS)
 
 # Test tools are built plain even in the sanitized tree: they are the
 # load, not what is under test.
-$(O)/tools/%: tests/tools/%.c
+$(O)/tools/%: tests/tools/%.c | build-deps
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CPPFLAGS) -O2 -o $@ $<
 
 $(O)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -161,14 +179,18 @@ fuzz: deps
 
 $(O)/fuzz/fuzz_parse: tests/fuzz/fuzz_parse.c $(LIB_SRC) lib/proxyhdr.h
 	@mkdir -p $(@D)
-	$(FUZZCC) -std=c11 -D_GNU_SOURCE -g -O1 -Ilib \
+	$(FUZZCC) -std=c11 -D_GNU_SOURCE $(CPPFLAGS) -g -O1 -Ilib \
 		-fsanitize=fuzzer,address,undefined -o $@ \
 		tests/fuzz/fuzz_parse.c $(LIB_SRC)
 
-bench: deps all $(BENCH_BIN)
+# The targets that install packages first build in a new make, which
+# reads the Makefile after scripts/deps has run.
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
 	@sh bench/run -o $(O) $(BENCH_ARGS)
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	@sh examples/demo.sh $(abspath $(O)/bin)
 
 install: all
@@ -177,12 +199,13 @@ install: all
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)
+	install -m 644 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)
 	ln -sf libproxyhdr.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/libproxyhdr.so.$(SOVERSION)
 	ln -sf libproxyhdr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libproxyhdr.so
 	install -m 644 lib/proxyhdr.h $(DESTDIR)$(INCLUDEDIR)
-	install -m 644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)
+	$(PC_SED) lib/libproxyhdr.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libproxyhdr.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libproxyhdr.pc
 	for f in $(MAN_OUT); do \
 		s=$${f##*.}; install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s; \
 	done
