@@ -528,10 +528,11 @@ cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap)
 }
 
 /*
- * cli_env helpers.  A TLV value can be up to 64 KiB, its hex twice that:
- * the buffer is sized for the worst case.
+ * cli_env helpers.  A TLV value can be up to 64 KiB; text TLVs escape a
+ * byte as \xNN (4 characters), hex takes 2: the buffer is sized for the
+ * worst case, so no value is ever cut.
  */
-#define CLI_VALMAX	(2 * 65535 + 1)
+#define CLI_VALMAX	(4 * 65535 + 1)
 
 struct cli_emitter {
 	void	(*emit)(const char *, const char *, void *);

@@ -647,3 +647,13 @@ refused_pipe() {
 @test "pp-strip --help and the man page list the same options" {
 	options_match_man pp-strip
 }
+
+@test "pp-strip -e writes a long binary TLV value complete, never cut" {
+	hexval=$(head -c 40000 /dev/zero | tr '\0' '\377' | hex)
+	pp-send -2 -s 192.0.2.1:56324 -d 198.51.100.7:443 \
+		--tlv "authority=0x$hexval" -n > "$T/in"
+	run -0 --separate-stderr pp-strip -m 65551 -e "$T/client.env" < "$T/in"
+	run -0 sh -c ". '$T/client.env' && printf '%s' \"\$PROXY_TLV_AUTHORITY\""
+	assert_eq "${#output}" 160000
+	assert_eq "${output:159996}" '\xff'
+}
