@@ -131,6 +131,26 @@ add(char *buf, size_t cap, size_t off, const char *fmt, ...)
 #define LD(p)	__atomic_load_n(&(p), __ATOMIC_RELAXED)
 #define ACTIVE	((size_t)-1)	/* the gauge summed over the workers */
 
+/*
+ * A label value as the text format wants it: backslash, double quote and
+ * line feed escaped as \\, \" and \n.  A unix:PATH server may hold any
+ * of them.  Writes at most cap bytes, always NUL-terminated.
+ */
+static void
+label_esc(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 3 <= cap; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			out[o++] = '\\';
+			out[o++] = *s == '\n' ? 'n' : *s;
+		} else
+			out[o++] = *s;
+	}
+	out[o] = '\0';
+}
+
 /* Prometheus text format 0.0.4; returns the length (may exceed cap). */
 size_t
 relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
@@ -163,7 +183,7 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 	};
 	uint64_t act[RELAY_MAXSRV], active = 0;
 	uint8_t inuse[RELAY_MAXSRV];
-	char pfx[32];
+	char pfx[32], lab[2 * sizeof(sh->srv[0].name) + 1];
 	size_t off = 0, k;
 	int i, w;
 
@@ -215,8 +235,9 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 			else
 				v = __atomic_load_n((const uint64_t *)
 				    (const void *)p, __ATOMIC_RELAXED);
+			label_esc(st->name, lab, sizeof(lab));
 			off = add(buf, cap, off, "%s_%s{server=\"%s\"} %llu\n",
-			    pfx, m[k].name, st->name, v);
+			    pfx, m[k].name, lab, v);
 		}
 	}
 	return off;

@@ -391,3 +391,22 @@ setup() {
 	assert_contains "$stderr" "--check-interval 5: too small"
 	assert_contains "$stderr" "10ms"
 }
+
+@test "/metrics escapes a quote in a server's label and stays parseable" {
+	local sock="$BATS_TEST_TMPDIR/a\"b"
+	python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+	SPORT_STATS=$(free_port)
+	balance b --stats "127.0.0.1:$SPORT_STATS" -s "unix:$sock"
+	run -0 metrics
+	assert_contains "$output" "pp_balance_server_up{server=\"unix:$BATS_TEST_TMPDIR/a\\\"b\"} "
+	# Each sample line: name, optional {label="escaped value",...}, number.
+	python3 -c '
+import re, sys
+lab = r"[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\n]|\\[\\\"n])*\""
+pat = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{" + lab + r"(," + lab + r")*\})? [0-9.eE+-]+$")
+for line in sys.argv[1].split("\n"):
+    if line and not line.startswith("#") and not pat.match(line):
+        sys.exit("bad sample line: " + line)
+' "$output"
+}
