@@ -446,16 +446,65 @@ cli_hex(const uint8_t *p, size_t n, char *buf, size_t cap, size_t *off)
 	}
 }
 
-/* Text with bytes outside printable ASCII, and '\\', escaped as \xNN. */
+size_t
+cli_utf8(const uint8_t *p, size_t n, uint32_t *cp)
+{
+	uint32_t c;
+	size_t len, i;
+
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		c = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		c = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		c = p[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	/* RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * Text with bytes outside printable ASCII, and '\\', escaped as \xNN;
+ * with utf8, valid UTF-8 characters that are not controls pass as they are.
+ */
 static void
-cli_text(const uint8_t *p, size_t n, char *buf, size_t cap, size_t *off)
+cli_text(const uint8_t *p, size_t n, char *buf, size_t cap, size_t *off,
+    int utf8)
 {
 	char esc[5];
-	size_t i;
+	uint32_t cp;
+	size_t i, k;
 
 	for (i = 0; i < n; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
 			cli_put(buf, cap, off, (const char *)p + i, 1);
+			continue;
+		}
+		if (utf8 && p[i] >= 0x80 &&
+		    (k = cli_utf8(p + i, n - i, &cp)) > 0 && cp >= 0xa0) {
+			cli_put(buf, cap, off, (const char *)p + i, k);
+			i += k - 1;
 			continue;
 		}
 		snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
@@ -483,8 +532,8 @@ cli_is_text(uint8_t type)
 	return 0;
 }
 
-const char *
-cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap)
+static const char *
+cli_tlv_fmt(const struct pp_tlv *t, char *buf, size_t cap, int utf8)
 {
 	size_t off = 0;
 	char num[32];
@@ -497,13 +546,14 @@ cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap)
 		return buf;
 	buf[0] = '\0';
 	if (cli_is_text(t->type)) {
-		cli_text(t->value, t->len, buf, cap, &off);
+		cli_text(t->value, t->len, buf, cap, &off, utf8);
 		return buf;
 	}
 	switch (t->type) {
 	case PP_TLV_AWS:
 		if (pp_tlv_aws_vpce(t, &id, &idlen) == 0) {
-			cli_text((const uint8_t *)id, idlen, buf, cap, &off);
+			cli_text((const uint8_t *)id, idlen, buf, cap, &off,
+			    utf8);
 			return buf;
 		}
 		break;
@@ -525,6 +575,18 @@ cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap)
 	}
 	cli_hex(t->value, t->len, buf, cap, &off);
 	return buf;
+}
+
+const char *
+cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap)
+{
+	return cli_tlv_fmt(t, buf, cap, 0);
+}
+
+const char *
+cli_tlv_show(const struct pp_tlv *t, char *buf, size_t cap)
+{
+	return cli_tlv_fmt(t, buf, cap, 1);
 }
 
 /*

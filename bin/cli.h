@@ -102,6 +102,20 @@ size_t	cli_tlv(const char *flag, const char *arg, struct pp_tlv *t,
 const char *cli_tlv_text(const struct pp_tlv *t, char *buf, size_t cap);
 
 /*
+ * The same for a person reading a terminal: valid UTF-8 in text TLVs is
+ * kept as it is, except control characters (C0, DEL, C1), escaped as \xNN
+ * like bytes that are not valid UTF-8.  Returns buf.
+ */
+const char *cli_tlv_show(const struct pp_tlv *t, char *buf, size_t cap);
+
+/*
+ * The length (1-4) of the valid UTF-8 character (RFC 3629: no overlong
+ * form, no surrogate, at most U+10FFFF) at the start of p[0..n), with its
+ * code point in *cp; 0 when the bytes there are not one.
+ */
+size_t	cli_utf8(const uint8_t *p, size_t n, uint32_t *cp);
+
+/*
  * The environment of DESIGN.md for a child: emit(key, value, arg) is
  * called for each variable that is known (unknown ones are never emitted).
  * h may be NULL (no header: --optional); peer and local are the real

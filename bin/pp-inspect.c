@@ -221,14 +221,26 @@ json_bytes(const uint8_t *s, size_t n)
 {
 	size_t i;
 
+	uint32_t cp;
+	size_t k;
+
+	/*
+	 * Valid UTF-8 passes as the same characters; a byte that is not
+	 * valid UTF-8 becomes U+FFFD (the exact bytes are in "hex").
+	 */
 	putchar('"');
 	for (i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] == '\\')
 			printf("\\%c", s[i]);
-		else if (s[i] < 0x20 || s[i] >= 0x7f)
+		else if (s[i] < 0x20 || s[i] == 0x7f)
 			printf("\\u%04x", s[i]);
-		else
+		else if (s[i] < 0x80)
 			putchar(s[i]);
+		else if ((k = cli_utf8(s + i, n - i, &cp)) > 0) {
+			fwrite(s + i, 1, k, stdout);
+			i += k - 1;
+		} else
+			printf("\\ufffd");
 	}
 	putchar('"');
 }
@@ -898,7 +910,7 @@ human_tlv(const struct pp_tlv *t, const char *crc)
 	case PP_TLV_SSL:
 		if (pp_tlv_ssl(t, &ssl) != 0) {
 			field("tlv", "%s: malformed: %s", head,
-			    cli_tlv_text(t, valbuf, sizeof(valbuf)));
+			    cli_tlv_show(t, valbuf, sizeof(valbuf)));
 			return;
 		}
 		field("tlv", "%s: client 0x%02x (%s%s%s%s), verify %u (%s)",
@@ -912,7 +924,7 @@ human_tlv(const struct pp_tlv *t, const char *crc)
 			sname = pp_ssl_sub_name(sub.type);
 			field("ssl", "0x%02x %s: %s", sub.type,
 			    sname != NULL ? sname : "(unknown)",
-			    cli_tlv_text(&sub, valbuf, sizeof(valbuf)));
+			    cli_tlv_show(&sub, valbuf, sizeof(valbuf)));
 		}
 		return;
 	case PP_TLV_CRC32C:
@@ -931,19 +943,19 @@ human_tlv(const struct pp_tlv *t, const char *crc)
 			    t->value[0], t->value[0] == 1 ? (t->type ==
 			    PP_TLV_AWS ? " (vpce id)" : " (link id)") : "");
 			field("tlv", "%s: %s: %s", head, text,
-			    cli_tlv_text(t, valbuf, sizeof(valbuf)));
+			    cli_tlv_show(t, valbuf, sizeof(valbuf)));
 			return;
 		}
 		break;
 	case PP_TLV_GCP:
 		if (t->len == 8) {
 			field("tlv", "%s: psc connection id %s", head,
-			    cli_tlv_text(t, valbuf, sizeof(valbuf)));
+			    cli_tlv_show(t, valbuf, sizeof(valbuf)));
 			return;
 		}
 		break;
 	}
-	field("tlv", "%s: %s", head, cli_tlv_text(t, valbuf, sizeof(valbuf)));
+	field("tlv", "%s: %s", head, cli_tlv_show(t, valbuf, sizeof(valbuf)));
 }
 
 static void

@@ -777,3 +777,28 @@ start_haproxy() {
 	done
 	options_match_man pp-inspect
 }
+
+@test "pp-inspect keeps UTF-8 text TLVs as the same characters, JSON and human" {
+	pp-send -2 -s 192.0.2.1:1 -d 192.0.2.2:2 --tlv 'authority=exämple.org' \
+		--tlv 'unique-id=0x61ff62' -n > "$BATS_TEST_TMPDIR/in"
+	run -0 --separate-stderr pp-inspect -j "$BATS_TEST_TMPDIR/in"
+	run -0 python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+t = d["tlvs"]
+assert t[0]["value"] == "ex\u00e4mple.org", t[0]["value"]
+assert t[0]["hex"] == "exämple.org".encode().hex()
+assert t[1]["value"] == "a\ufffdb", t[1]["value"]
+assert t[1]["hex"] == "61ff62"
+' "$output"
+	run -0 --separate-stderr pp-inspect "$BATS_TEST_TMPDIR/in"
+	assert_contains "$output" "authority, 12 bytes: exämple.org"
+	assert_contains "$output" 'a\xffb'
+}
+
+@test "pp-inspect -j gives Azure's LinkID as a number and GCP's id as a string" {
+	run -0 --separate-stderr pp-inspect -j -x "$(vector_hex v2-057)"
+	python3 -c 'import json, sys; v = json.loads(sys.argv[1])["tlvs"][0]["value"]; assert type(v) is int and v == 1234' "$output"
+	run -0 --separate-stderr pp-inspect -j -x "$V2_GCP"
+	python3 -c 'import json, sys; v = json.loads(sys.argv[1])["tlvs"][0]["value"]; assert v == "18446744073709551615"' "$output"
+}
