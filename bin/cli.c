@@ -41,17 +41,53 @@ const char *const cli_env_names[] = {
 };
 
 /*
- * Diagnostics to syslog.  glibc's err(3) writes "prog: ", the message and
- * "\n" in several pieces, so the cookie collects a line and logs it at
- * the newline, without the "prog: " prefix that openlog's ident repeats.
+ * Where diagnostics go.  On a terminal or a file: stderr as is.  Under
+ * systemd, when JOURNAL_STREAM names the stderr we have: stderr still, one
+ * line a message with sd-daemon(3)'s "<N>" priority in front, so journald
+ * keeps the level.  Otherwise, when stderr is a socket (inetd gives the
+ * client's socket as fds 0, 1 and 2): syslog(3), never the client.
+ * glibc's err(3) writes "prog: ", the message and "\n" in several pieces,
+ * so a cookie collects a line and hands it on whole at the newline.
  */
+enum { CLI_TO_STDERR, CLI_TO_JOURNAL, CLI_TO_SYSLOG };
+
 struct cli_log {
 	char	line[1024];
 	size_t	len;
 };
 
 static struct cli_log cli_logbuf;
+static int cli_to = CLI_TO_STDERR;
 
+/*
+ * Our own copy of the program name: openlog(3) keeps the pointer it is
+ * given, and setproctitle(3) later writes over argv[0].
+ */
+static char cli_name[64];
+
+static void
+cli_emit(int pri, const char *msg)
+{
+	char buf[1200];
+	int n;
+
+	if (cli_to == CLI_TO_SYSLOG) {
+		syslog(pri, "%s", msg);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "<%d>%s: %s\n", pri, getprogname(),
+	    msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf)) {
+		n = sizeof(buf) - 1;
+		buf[n - 1] = '\n';
+	}
+	/* One write a line: journald then never sees half a message. */
+	(void)write(STDERR_FILENO, buf, (size_t)n);
+}
+
+/* err(3) and warn(3) are what the tool itself says: LOG_ERR. */
 static void
 cli_log_flush(struct cli_log *lg)
 {
@@ -64,7 +100,7 @@ cli_log_flush(struct cli_log *lg)
 	lg->line[lg->len] = '\0';
 	if (strncmp(msg, prog, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
 		msg += plen + 2;
-	syslog(LOG_ERR, "%s", msg);
+	cli_emit(LOG_ERR, msg);
 	lg->len = 0;
 }
 
@@ -93,6 +129,42 @@ cli_log_close(void *cookie)
 	return 0;
 }
 
+/* Is fd 2 the stream JOURNAL_STREAM ("DEV:INODE") names? */
+static int
+cli_journal(const struct stat *st)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char extra;
+
+	if (js == NULL ||
+	    sscanf(js, "%llu:%llu%c", &dev, &ino, &extra) != 2)
+		return 0;
+	return dev == (unsigned long long)st->st_dev &&
+	    ino == (unsigned long long)st->st_ino;
+}
+
+void
+cli_setname(const char *name)
+{
+	strlcpy(cli_name, name, sizeof(cli_name));
+	setprogname(cli_name);
+	program_invocation_short_name = cli_name;
+	if (cli_to == CLI_TO_SYSLOG) {
+		closelog();
+		openlog(cli_name, LOG_PID, LOG_DAEMON);
+	}
+}
+
+void
+cli_logline(int pri, const char *line)
+{
+	if (cli_to == CLI_TO_STDERR)
+		fprintf(stderr, "%s: %s\n", getprogname(), line);
+	else
+		cli_emit(pri, line);
+}
+
 void
 cli_init(int argc, char *argv[])
 {
@@ -107,20 +179,24 @@ cli_init(int argc, char *argv[])
 	if (argv != NULL && argv[0] != NULL) {
 		char *slash = strrchr(argv[0], '/');
 
-		setprogname(slash != NULL ? slash + 1 : argv[0]);
-		program_invocation_short_name = slash != NULL ? slash + 1 :
-		    argv[0];
+		cli_setname(slash != NULL ? slash + 1 : argv[0]);
 	}
 	(void)signal(SIGPIPE, SIG_IGN);
 
-	/* Under inetd fd 2 is the client's socket: never write there. */
-	if (fstat(STDERR_FILENO, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return;
+	if (cli_journal(&st))
+		cli_to = CLI_TO_JOURNAL;
+	else if (S_ISSOCK(st.st_mode)) {
+		/* Under inetd fd 2 is the client's socket: never write there. */
+		cli_to = CLI_TO_SYSLOG;
 		openlog(getprogname(), LOG_PID, LOG_DAEMON);
-		fp = fopencookie(&cli_logbuf, "w", fns);
-		if (fp != NULL) {
-			setvbuf(fp, NULL, _IOLBF, 0);
-			stderr = fp;
-		}
+	} else
+		return;
+	fp = fopencookie(&cli_logbuf, "w", fns);
+	if (fp != NULL) {
+		setvbuf(fp, NULL, _IOLBF, 0);
+		stderr = fp;
 	}
 }
 

@@ -13,11 +13,26 @@
 #include "pp-internal.h"
 
 /*
- * Call first in main().  When stderr is a socket (inetd gives the client's
- * socket as fds 0, 1 and 2), diagnostics from err(3)/warn(3) go to
- * syslog(3) LOG_DAEMON instead, never to the client.
+ * Call first in main().  When stderr is the journal's stream (JOURNAL_STREAM
+ * names it), diagnostics from err(3)/warn(3) stay on stderr with an "<3>"
+ * priority prefix; when stderr is another socket (inetd gives the client's
+ * socket as fds 0, 1 and 2), they go to syslog(3) LOG_DAEMON instead,
+ * never to the client.
  */
 void	cli_init(int argc, char *argv[]);
+
+/*
+ * Change the program name in messages, syslog's ident included; name is
+ * copied.  Call before setproctitle(3), which reuses argv's memory.
+ */
+void	cli_setname(const char *name);
+
+/*
+ * One log line at syslog(3) priority pri (LOG_ERR, LOG_WARNING, LOG_INFO,
+ * LOG_DEBUG): "prog: line" on stderr, "<pri>prog: line" when stderr is
+ * the journal's (JOURNAL_STREAM), syslog(3) when stderr is another socket.
+ */
+void	cli_logline(int pri, const char *line);
 
 /* A number for a flag within [min, max]; exits 64 naming the flag. */
 long long cli_number(const char *flag, const char *s, long long min,

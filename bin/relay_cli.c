@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -164,11 +165,12 @@ help(void)
 
 _Static_assert(CLI_MAXTRUST <= RELAY_MAXCIDR, "--trust: cf.trust too small");
 
+/* The engine's levels: 0 warning, 1 a connection's line, 2 -v detail. */
 static void
 logline(int level, const char *line)
 {
-	(void)level;
-	fprintf(stderr, "%s: %s\n", getprogname(), line);
+	cli_logline(level == 0 ? LOG_WARNING : level == 1 ? LOG_INFO :
+	    LOG_DEBUG, line);
 }
 
 /*
@@ -287,7 +289,7 @@ relay_main(int argc, char *argv[], int balance)
 	memset(&cf, 0, sizeof(cf));
 	cf.prog = balance ? "pp-balance" : "pp-relay";
 	/* setproctitle() reuses argv's memory: keep our name elsewhere. */
-	setprogname(cf.prog);
+	cli_setname(cf.prog);
 	cf.accept_proxy = -1;
 	cf.max_header = 4096;
 	cf.hdr_ms = 5000;

@@ -709,3 +709,100 @@ os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
 	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.1.0
 	assert_eq "$output" "127.8.1.1 s1 127.8.1.1"
 }
+
+# under_socket [--journal] ARGS...: pp-relay ARGS with stderr a unix
+# socket (JOURNAL_STREAM naming it with --journal), one connection to
+# 127.0.0.1:LPORT through it, then SIGTERM; prints what reached the socket.
+under_socket() {
+	python3 -c '
+import os, signal, socket, subprocess, sys, time
+journal = sys.argv[1] == "--journal"
+args = sys.argv[2:] if journal else sys.argv[1:]
+port = int(os.environ["LPORT"])
+a, b = socket.socketpair()
+env = dict(os.environ)
+env.pop("JOURNAL_STREAM", None)
+if journal:
+    st = os.fstat(b.fileno())
+    env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+p = subprocess.Popen(args, stderr=b, env=env)
+b.close()
+for _ in range(100):
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        break
+    except OSError:
+        time.sleep(0.1)
+c.sendall(b"hi")
+c.shutdown(socket.SHUT_WR)
+c.settimeout(10)
+while c.recv(100):
+    pass
+c.close()
+time.sleep(1)
+p.send_signal(signal.SIGTERM)
+p.wait(timeout=20)
+a.settimeout(5)
+out = b""
+while True:
+    d = a.recv(65536)
+    if not d:
+        break
+    out += d
+sys.stdout.write(out.decode(errors="replace"))
+' "$@"
+}
+
+@test "pp-relay under the journal writes each line to stderr with its priority" {
+	reply_server
+	export LPORT=$(free_port)
+	run -0 under_socket --journal pp-relay -l "127.0.0.1:$LPORT" \
+		-c "127.0.0.1:$SPORT"
+	[[ "$output" =~ (^|$'\n')'<6>pp-relay: client=127.0.0.1:' ]]
+	[[ "$output" =~ (^|$'\n')'<4>pp-relay: draining 0 connections' ]]
+}
+
+@test "pp-relay under inetd logs to syslog at daemon.info as pp-relay" {
+	need_root
+	need_cmd unshare mount
+	# A private mount namespace with a tmpfs on /dev: /dev/log is ours.
+	cat > "$BATS_TEST_TMPDIR/syslog.py" <<-'EOF'
+	import os, socket, subprocess, sys, time
+	log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	log.bind("/dev/log")
+	open("/dev/null", "w").close()
+	a, b = socket.socketpair()
+	env = dict(os.environ)
+	env.pop("JOURNAL_STREAM", None)
+	port = int(sys.argv[1])
+	p = subprocess.Popen(sys.argv[2:], stderr=b, env=env,
+	    stdin=subprocess.DEVNULL)
+	b.close()
+	for _ in range(100):
+	    try:
+	        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+	        break
+	    except OSError:
+	        time.sleep(0.1)
+	c.settimeout(10)
+	try:
+	    c.recv(10)
+	except OSError:
+	    pass
+	c.close()
+	log.settimeout(10)
+	for _ in range(5):
+	    m = log.recv(4096).decode(errors="replace")
+	    print(m)
+	    if "client=" in m:
+	        break
+	p.kill()
+	p.wait()
+	EOF
+	local port
+	port=$(free_port)
+	run -0 timeout 60 unshare -m --propagation private sh -c \
+		"mount -t tmpfs t /dev && python3 '$BATS_TEST_TMPDIR/syslog.py' $port '$PP_BIN/pp-relay' -l 127.0.0.1:$port -c 127.0.0.1:1"
+	# <30> is LOG_DAEMON | LOG_INFO; the ident is the program's name.
+	[[ "$output" =~ '<30>'[^$'\n']*' pp-relay['[0-9]+']: client=127.0.0.1:' ]]
+}
