@@ -62,32 +62,39 @@ struct source {
 };
 
 static const char usage_text[] =
-    "usage: pp-inspect [-ahjVv] [-x hex] [file ...]\n"
-    "       pp-inspect [-hjoVv] [-T seconds] -l address\n";
+    "usage: pp-inspect [-hjVv] [--all] [-x hex] [file ...]\n"
+    "       pp-inspect [-hjVv] [--once] [-T seconds] -l address\n";
 
 static const char help_text[] =
     "\n"
     "Decode, validate and explain PROXY protocol headers read from FILEs,\n"
     "standard input, -x HEX, or each connection to --listen ADDRESS.\n"
     "\n"
-    "  -a, --all              every header in the input, one after another\n"
+    "  --all                  every header in the input, one after another\n"
     "  -j, --json             one JSON object per header\n"
     "  -v, --verbose          add an annotated hex dump\n"
     "  -x, --hex HEX          decode these bytes, given as hex\n"
     "  -l, --listen ADDRESS   accept connections and report each header\n"
     "                         and peer (HOST:PORT, [IPV6]:PORT, :PORT,\n"
     "                         unix:PATH, unix:@NAME)\n"
-    "  -o, --once             with --listen: exit after one connection\n"
-    "  -T, --timeout SECONDS  with --listen: wait this long for a header\n"
+    "  --once                 with --listen: exit after one connection\n"
+    "  -T, --header-timeout, --timeout SECONDS\n"
+    "                         with --listen: wait this long for a header\n"
     "                         (default 5; 0: no limit; 500ms, 2s, 1m, 1h)\n"
     "  -h, --help             this text;  -V, --version  the version\n";
 
+enum {
+	OPT_ALL = 256,
+	OPT_ONCE,
+};
+
 static const struct option longopts[] = {
-	{ "all",	no_argument,		NULL,	'a' },
+	{ "all",	no_argument,		NULL,	OPT_ALL },
+	{ "header-timeout", required_argument,	NULL,	'T' },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "json",	no_argument,		NULL,	'j' },
 	{ "listen",	required_argument,	NULL,	'l' },
-	{ "once",	no_argument,		NULL,	'o' },
+	{ "once",	no_argument,		NULL,	OPT_ONCE },
 	{ "timeout",	required_argument,	NULL,	'T' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ "verbose",	no_argument,		NULL,	'v' },
@@ -1519,12 +1526,9 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	o.timeout_ms = 5000;
 
-	while ((ch = getopt_long(argc, argv, "ahjl:oT:Vvx:", longopts,
+	while ((ch = getopt_long(argc, argv, "hjl:T:Vvx:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'a':
-			o.all = 1;
-			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -1535,9 +1539,6 @@ main(int argc, char *argv[])
 			break;
 		case 'l':
 			laddr = optarg;
-			break;
-		case 'o':
-			o.once = 1;
 			break;
 		case 'T':
 			o.timeout_ms = cli_duration("-T", optarg, CLI_DUR_ZERO,
@@ -1555,6 +1556,12 @@ main(int argc, char *argv[])
 			if (hex != NULL)
 				errx(EX_USAGE, "-x: given twice");
 			hex = optarg;
+			break;
+		case OPT_ALL:
+			o.all = 1;
+			break;
+		case OPT_ONCE:
+			o.once = 1;
 			break;
 		default:
 			usage();

@@ -29,19 +29,21 @@
 #define BUFSZ		(128 * 1024)
 
 enum {
-	OPT_AWS = 256,
+	OPT_ALPN = 256,
+	OPT_AUTHORITY,
+	OPT_AWS,
 	OPT_AZURE,
 	OPT_GCP,
-	OPT_SENDPROXY,
+	OPT_UNIQUE_ID,
 };
 
 static const struct option longopts[] = {
-	{ "alpn",		required_argument, NULL, 'a' },
-	{ "authority",		required_argument, NULL, 'A' },
+	{ "alpn",		required_argument, NULL, OPT_ALPN },
+	{ "authority",		required_argument, NULL, OPT_AUTHORITY },
 	{ "aws-vpce-id",	required_argument, NULL, OPT_AWS },
 	{ "azure-linkid",	required_argument, NULL, OPT_AZURE },
 	{ "connect",		required_argument, NULL, 'c' },
-	{ "connect-timeout",	required_argument, NULL, 'w' },
+	{ "connect-timeout",	required_argument, NULL, 'E' },
 	{ "crc32c",		no_argument,	   NULL, 'C' },
 	{ "dst",		required_argument, NULL, 'd' },
 	{ "gcp-psc-id",		required_argument, NULL, OPT_GCP },
@@ -49,20 +51,20 @@ static const struct option longopts[] = {
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "local",		no_argument,	   NULL, 'L' },
 	{ "netns",		required_argument, NULL, 'N' },
-	{ "send-proxy",		optional_argument, NULL, OPT_SENDPROXY },
+	{ "send-proxy",		optional_argument, NULL, 'p' },
 	{ "src",		required_argument, NULL, 's' },
-	{ "tlv",		required_argument, NULL, 't' },
-	{ "unique-id",		required_argument, NULL, 'i' },
+	{ "tlv",		required_argument, NULL, 'X' },
+	{ "unique-id",		required_argument, NULL, OPT_UNIQUE_ID },
 	{ "unknown",		no_argument,	   NULL, 'U' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL,			0,		   NULL, 0 }
 };
 
 static const char synopsis[] =
-    "usage: pp-send [-12CLnU] [-c upstream] [-s src -d dst] [-w seconds]\n"
-    "               [-t type=value] [-a alpn] [-A authority] [-i unique-id]\n"
-    "               [-N netns] [--aws-vpce-id id] [--azure-linkid n]\n"
-    "               [--gcp-psc-id n] [--send-proxy[=v1|v2]]\n";
+    "usage: pp-send [-12CLnU] [-p[v1|v2]] [-c upstream] [-s src -d dst]\n"
+    "               [-E seconds] [-X type=value] [-N netns] [--alpn alpn]\n"
+    "               [--authority authority] [--unique-id unique-id]\n"
+    "               [--aws-vpce-id id] [--azure-linkid n] [--gcp-psc-id n]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -82,17 +84,18 @@ help(void)
 	    "or UCSPI's TCP*/IPC* variables, in that order.\n"
 	    "\n"
 	    "  -1, -2                 version (default v1, v2 for TLVs)\n"
-	    "  --send-proxy[=v1|v2]   the same as -1 or -2\n"
+	    "  -p, --send-proxy[=v1|v2]\n"
+	    "                         the same as -1 or -2 (bare: v1)\n"
 	    "  -c, --connect ADDR     connect to ADDR and relay both ways\n"
 	    "  -s, --src ADDR         the client's address\n"
 	    "  -d, --dst ADDR         the address the client connected to\n"
 	    "  -L, --local            a LOCAL header (v1: PROXY UNKNOWN)\n"
 	    "  -U, --unknown          no addresses (v1 UNKNOWN, v2 UNSPEC)\n"
 	    "  -n, --header-only      write the header and nothing else\n"
-	    "  -w, --connect-timeout SECONDS\n"
+	    "  -E, --connect-timeout SECONDS\n"
 	    "                         give up connecting (default 10)\n"
-	    "  -t, --tlv TYPE=VALUE   add a TLV (VALUE text, or hex after 0x)\n"
-	    "  -a, --alpn, -A, --authority, -i, --unique-id, -N, --netns,\n"
+	    "  -X, --tlv TYPE=VALUE   add a TLV (VALUE text, or hex after 0x)\n"
+	    "  -N, --netns, --alpn, --authority, --unique-id,\n"
 	    "  --aws-vpce-id, --azure-linkid, --gcp-psc-id VALUE\n"
 	    "                         add that TLV\n"
 	    "  -C, --crc32c           append a CRC32C TLV\n"
@@ -333,7 +336,7 @@ main(int argc, char *argv[])
 	    (hdr = malloc(PP_V2_MAX)) == NULL)
 		err(1, "malloc");
 
-	while ((ch = getopt_long(argc, argv, "12A:a:Cc:d:hi:LN:ns:t:UVw:",
+	while ((ch = getopt_long(argc, argv, "12Cc:d:E:hLN:np::s:UVX:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '1':
@@ -341,14 +344,6 @@ main(int argc, char *argv[])
 			if (version != 0 && version != ch - '0')
 				errx(EX_USAGE, "-1 and -2 conflict");
 			version = ch - '0';
-			break;
-		case 'A':
-			add_named("--authority", "authority", optarg, tlvs,
-			    &ntlv, store, &used, PP_V2_MAX);
-			break;
-		case 'a':
-			add_named("--alpn", "alpn", optarg, tlvs, &ntlv, store,
-			    &used, PP_V2_MAX);
 			break;
 		case 'C':
 			crc = 1;
@@ -359,12 +354,12 @@ main(int argc, char *argv[])
 		case 'd':
 			dst = optarg;
 			break;
+		case 'E':
+			timeout_ms = cli_duration("--connect-timeout", optarg,
+			    0, 1, 3600000);
+			break;
 		case 'h':
 			help();
-		case 'i':
-			add_named("--unique-id", "unique-id", optarg, tlvs,
-			    &ntlv, store, &used, PP_V2_MAX);
-			break;
 		case 'L':
 			local = 1;
 			break;
@@ -375,15 +370,20 @@ main(int argc, char *argv[])
 		case 'n':
 			header_only = 1;
 			break;
+		case 'p': {
+			int v = cli_version("--send-proxy", optarg, 1);
+
+			if (v == 0)
+				errx(EX_USAGE, "--send-proxy=any: a sender "
+				    "picks v1 or v2");
+			if (version != 0 && version != v)
+				errx(EX_USAGE, "--send-proxy=v%d conflicts "
+				    "with -%d", v, version);
+			version = v;
+			break;
+		}
 		case 's':
 			src = optarg;
-			break;
-		case 't':
-			if (ntlv == MAXTLVS)
-				errx(EX_USAGE, "--tlv: more than %d TLVs",
-				    MAXTLVS);
-			used += cli_tlv("--tlv", optarg, &tlvs[ntlv++],
-			    store + used, PP_V2_MAX - used);
 			break;
 		case 'U':
 			unknown = 1;
@@ -391,8 +391,20 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("pp-send %s\n", PP_VERSION_STRING);
 			exit(0);
-		case 'w':
-			timeout_ms = cli_duration("-w", optarg, 0, 1, 3600000);
+		case 'X':
+			if (ntlv == MAXTLVS)
+				errx(EX_USAGE, "--tlv: more than %d TLVs",
+				    MAXTLVS);
+			used += cli_tlv("--tlv", optarg, &tlvs[ntlv++],
+			    store + used, PP_V2_MAX - used);
+			break;
+		case OPT_ALPN:
+			add_named("--alpn", "alpn", optarg, tlvs, &ntlv, store,
+			    &used, PP_V2_MAX);
+			break;
+		case OPT_AUTHORITY:
+			add_named("--authority", "authority", optarg, tlvs,
+			    &ntlv, store, &used, PP_V2_MAX);
 			break;
 		case OPT_AWS:
 			add_named("--aws-vpce-id", "aws", optarg, tlvs, &ntlv,
@@ -406,18 +418,10 @@ main(int argc, char *argv[])
 			add_named("--gcp-psc-id", "gcp", optarg, tlvs, &ntlv,
 			    store, &used, PP_V2_MAX);
 			break;
-		case OPT_SENDPROXY: {
-			int v = cli_version("--send-proxy", optarg, 1);
-
-			if (v == 0)
-				errx(EX_USAGE, "--send-proxy=any: a sender "
-				    "picks v1 or v2");
-			if (version != 0 && version != v)
-				errx(EX_USAGE, "--send-proxy=v%d conflicts "
-				    "with -%d", v, version);
-			version = v;
+		case OPT_UNIQUE_ID:
+			add_named("--unique-id", "unique-id", optarg, tlvs,
+			    &ntlv, store, &used, PP_V2_MAX);
 			break;
-		}
 		default:
 			usage();
 		}

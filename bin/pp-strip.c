@@ -69,7 +69,7 @@ help(void)
 	    "                         default 4096)\n"
 	    "  -o, --optional         no header is fine: pass the bytes on\n"
 	    "  -q, --quiet            no warnings, fatal errors only\n"
-	    "  -T, --timeout, --header-timeout SECONDS\n"
+	    "  -T, --header-timeout, --timeout SECONDS\n"
 	    "                         wait this long for the header\n"
 	    "                         (default 5; 0: no limit; 500ms, 2s,\n"
 	    "                         1m, 1h)\n"

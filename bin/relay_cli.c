@@ -34,7 +34,10 @@
 #include "cli.h"
 
 enum {
-	OPT_CONNECT_TIMEOUT = 256
+	OPT_CONNECT_TIMEOUT = 256,
+	OPT_DENY,
+	OPT_PER_IP,
+	OPT_USESRC
 };
 
 static const struct option longopts[] = {
@@ -43,9 +46,9 @@ static const struct option longopts[] = {
 	{ "balance",		required_argument,	NULL, 'b' },
 	{ "connect",		required_argument,	NULL, 'c' },
 	{ "crc32c",		no_argument,		NULL, 'C' },
-	{ "deny",		required_argument,	NULL, 'd' },
+	{ "deny",		required_argument,	NULL, OPT_DENY },
 	{ "drop-tlv",		required_argument,	NULL, 'D' },
-	{ "retries",		required_argument,	NULL, 'e' },
+	{ "retries",		required_argument,	NULL, 'R' },
 	{ "connect-timeout",	required_argument,	NULL, 'E' },
 	{ "servers-file",	required_argument,	NULL, 'f' },
 	{ "pidfile",		required_argument,	NULL, 'F' },
@@ -58,7 +61,7 @@ static const struct option longopts[] = {
 	{ "listen",		required_argument,	NULL, 'l' },
 	{ "max-header",		required_argument,	NULL, 'm' },
 	{ "max-conns",		required_argument,	NULL, 'M' },
-	{ "max-conns-per-ip",	required_argument,	NULL, 'n' },
+	{ "max-conns-per-ip",	required_argument,	NULL, OPT_PER_IP },
 	{ "optional",		no_argument,		NULL, 'o' },
 	{ "send-proxy",		optional_argument,	NULL, 'p' },
 	{ "pass-tlvs",		no_argument,		NULL, 'P' },
@@ -70,28 +73,29 @@ static const struct option longopts[] = {
 	{ "header-timeout",	required_argument,	NULL, 'T' },
 	{ "timeout",		required_argument,	NULL, 'T' },
 	{ "user",		required_argument,	NULL, 'u' },
-	{ "usesrc",		required_argument,	NULL, 'U' },
+	{ "usesrc",		required_argument,	NULL, OPT_USESRC },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "workers",		required_argument,	NULL, 'w' },
-	{ "tlv",		required_argument,	NULL, 'x' },
+	{ "tlv",		required_argument,	NULL, 'X' },
 	{ NULL,			0,			NULL, 0 }
 };
 
 static const char relay_usage[] =
 "usage: pp-relay -l LISTEN -c UPSTREAM [-CoPqvV] [-a[v1|v2|any]] [-p[v1|v2]]\n"
-"\t[-t CIDR]... [-A CIDR]... [-d CIDR]... [-x TYPE=VALUE]... [-D TYPE]...\n"
-"\t[-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS]\n"
-"\t[-M N] [-n N] [-r N/SECONDS] [-U clientip] [-S ADDR] [-w N] [-u USER]\n"
-"\t[-F PIDFILE]\n";
+"\t[-t CIDR]... [-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]...\n"
+"\t[-D TYPE]... [-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS]\n"
+"\t[-g SECONDS] [-M N] [--max-conns-per-ip N] [-r N/SECONDS]\n"
+"\t[--usesrc clientip] [-S ADDR] [-w N] [-u USER] [-F PIDFILE]\n";
 
 static const char balance_usage[] =
 "usage: pp-balance -l LISTEN -s SERVER... | -f FILE [-CoPqvV]\n"
 "\t[-b roundrobin|leastconn|source|maglev|random|first] [-i MS] [-K N]\n"
-"\t[-k N] [-e N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
-"\t[-A CIDR]... [-d CIDR]... [-x TYPE=VALUE]... [-D TYPE]... [-m BYTES]\n"
-"\t[-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS] [-M N] [-n N]\n"
-"\t[-r N/SECONDS] [-U clientip] [-w N] [-u USER] [-F PIDFILE]\n"
+"\t[-k N] [-R N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
+"\t[-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]... [-D TYPE]...\n"
+"\t[-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS] [-M N]\n"
+"\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip] [-w N]\n"
+"\t[-u USER] [-F PIDFILE]\n"
 "SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
 "\t[,maxconn=N]\n";
 
@@ -105,13 +109,13 @@ static const char options_help[] =
 "  -m, --max-header BYTES     longest header waited for (16 to 65551;\n"
 "                             default 4096)\n"
 "  -p, --send-proxy[=V]       send a PROXY header upstream (v1, v2; bare: v1)\n"
-"  -x, --tlv TYPE=VALUE       add a TLV to v2 headers sent\n"
+"  -X, --tlv TYPE=VALUE       add a TLV to v2 headers sent\n"
 "  -C, --crc32c               add a CRC32C checksum to v2 headers sent\n"
 "  -P, --pass-tlvs            pass the TLVs received on (v2 to v2)\n"
 "  -D, --drop-tlv TYPE        ... except this type\n"
 "  -A, --allow CIDR           serve only these real client addresses\n"
-"  -d, --deny CIDR            refuse these real client addresses\n"
-"  -n, --max-conns-per-ip N   open connections per real client address\n"
+"  --deny CIDR                refuse these real client addresses\n"
+"  --max-conns-per-ip N       open connections per real client address\n"
 "  -r, --rate-per-ip N/SECS   new connections per real client address\n"
 "  -M, --max-conns N          open connections in all (per worker)\n"
 "  -T, --header-timeout SECS  wait for the header (default 5; 0: no limit;\n"
@@ -119,7 +123,7 @@ static const char options_help[] =
 "  -E, --connect-timeout SECS upstream connect (default 5)\n"
 "  -I, --idle-timeout SECS    close after this long without traffic (0: never)\n"
 "  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
-"  -U, --usesrc clientip      connect upstream from the client's address\n"
+"  --usesrc clientip          connect upstream from the client's address\n"
 "  -S, --stats ADDR           Prometheus text at http://ADDR/metrics\n"
 "  -w, --workers N            worker processes sharing the port (1 to 64,\n"
 "                             default 1)\n"
@@ -141,7 +145,7 @@ static const char balance_help[] =
 "                             number is ms here; 2s, 500ms also)\n"
 "  -K, --rise N               checks to pass to come up (default 2)\n"
 "  -k, --fall N               checks to fail to go down (default 3)\n"
-"  -e, --retries N            other servers tried on connect failure (3)\n";
+"  -R, --retries N            other servers tried on connect failure (3)\n";
 
 static int balance_mode;
 
@@ -309,7 +313,7 @@ relay_main(int argc, char *argv[], int balance)
 
 	cli_recv_init(&rcv);
 	while ((ch = getopt_long(argc, argv, CLI_OPTS_RECV
-	    "A:b:c:Cd:D:e:E:f:F:g:hi:I:k:K:l:M:n:p::Pqr:s:S:u:U:vVw:x:",
+	    "A:b:c:CD:E:f:F:g:hi:I:k:K:l:M:p::PqR:r:s:S:u:vVw:X:",
 	    longopts, NULL)) != -1) {
 		if (cli_recv_opt(ch, optarg, argv, &rcv))
 			continue;
@@ -337,21 +341,11 @@ relay_main(int argc, char *argv[], int balance)
 		case 'C':
 			cf.crc32c = 1;
 			break;
-		case 'd':
-			if (cf.ndeny == RELAY_MAXCIDR)
-				errx(EX_USAGE, "--deny: at most %d",
-				    RELAY_MAXCIDR);
-			cli_cidr("--deny", optarg, &cf.deny[cf.ndeny++]);
-			break;
 		case 'D':
 			if ((rc = pp_tlv_type(optarg)) < 0)
 				rc = (int)cli_number("--drop-tlv", optarg, 0,
 				    255);
 			cf.drop_tlv[rc] = 1;
-			break;
-		case 'e':
-			cf.retries = (int)cli_number("--retries", optarg, 0,
-			    RELAY_MAXSRV);
 			break;
 		case 'E':
 			cf.connect_ms = cli_duration("--connect-timeout", optarg,
@@ -400,10 +394,6 @@ relay_main(int argc, char *argv[], int balance)
 			cf.max_conns = (int)cli_number("--max-conns", optarg,
 			    1, 10000000);
 			break;
-		case 'n':
-			cf.max_per_ip = (int)cli_number("--max-conns-per-ip",
-			    optarg, 1, 10000000);
-			break;
 		case 'p':
 			cf.send_proxy = cli_version("--send-proxy", optarg, 1);
 			if (cf.send_proxy == 0)
@@ -416,6 +406,10 @@ relay_main(int argc, char *argv[], int balance)
 			break;
 		case 'q':
 			cf.verbose = 0;
+			break;
+		case 'R':
+			cf.retries = (int)cli_number("--retries", optarg, 0,
+			    RELAY_MAXSRV);
 			break;
 		case 'r':
 			if ((slash = strchr(optarg, '/')) == NULL)
@@ -441,12 +435,6 @@ relay_main(int argc, char *argv[], int balance)
 		case 'u':
 			user = optarg;
 			break;
-		case 'U':
-			if (strcmp(optarg, "clientip") != 0)
-				errx(EX_USAGE, "--usesrc %s: expected clientip",
-				    optarg);
-			cf.usesrc = 1;
-			break;
 		case 'v':
 			cf.verbose = 2;
 			break;
@@ -457,13 +445,29 @@ relay_main(int argc, char *argv[], int balance)
 			cf.workers = (int)cli_number("--workers", optarg, 1,
 			    RELAY_MAXWORKERS);
 			break;
-		case 'x':
+		case 'X':
 			if (cf.ntlv == RELAY_MAXTLV)
 				errx(EX_USAGE, "--tlv: at most %d",
 				    RELAY_MAXTLV);
 			cli_tlv("--tlv", optarg, &cf.tlv[cf.ntlv],
 			    tlvstore[cf.ntlv], sizeof(tlvstore[0]));
 			cf.ntlv++;
+			break;
+		case OPT_DENY:
+			if (cf.ndeny == RELAY_MAXCIDR)
+				errx(EX_USAGE, "--deny: at most %d",
+				    RELAY_MAXCIDR);
+			cli_cidr("--deny", optarg, &cf.deny[cf.ndeny++]);
+			break;
+		case OPT_PER_IP:
+			cf.max_per_ip = (int)cli_number("--max-conns-per-ip",
+			    optarg, 1, 10000000);
+			break;
+		case OPT_USESRC:
+			if (strcmp(optarg, "clientip") != 0)
+				errx(EX_USAGE, "--usesrc %s: expected clientip",
+				    optarg);
+			cf.usesrc = 1;
 			break;
 		default:
 			usage();

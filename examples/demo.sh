@@ -161,11 +161,11 @@ echo "pp-balance reports $(up_count) of 3 servers up"
 # What pp-relay writes in front of a client's bytes, decoded by
 # pp-inspect: a second pp-relay with the same options, to pp-inspect.
 if [ -x "$BIN/pp-inspect" ]; then
-	start tap "$BIN/pp-inspect" -o -l "127.0.0.1:$TAP"
+	start tap "$BIN/pp-inspect" --once -l "127.0.0.1:$TAP"
 	# shellcheck disable=SC2086
 	start tapr "$BIN/pp-relay" -q -l "127.0.0.1:$((base + 7))" \
 		-c "127.0.0.1:$TAP" $RELAY_OPTS --grace 1
-	# pp-inspect -o reports one connection, so no probe connects to it
+	# pp-inspect --once reports one connection, so no probe connects to it
 	# or to the relay in front: the client retries until it gets in.
 	i=0
 	while ! grep -qs '^payload' "$TMP/tap.out" && [ $i -lt 30 ]; do

@@ -332,14 +332,14 @@ payload:     0 bytes at offset 33"
 	assert_eq "$(json_get "$second" .header_offset)" 45
 	assert_eq "$(json_get "$second" .payload_offset)" 78
 	assert_eq "$(json_get "$second" .payload_len)" 5
-	run -0 --separate-stderr pp-inspect -a "$BATS_TEST_TMPDIR/in"
+	run -0 --separate-stderr pp-inspect --all "$BATS_TEST_TMPDIR/in"
 	assert_contains "$output" "header:      1 at offset 0"
 	assert_contains "$output" "header:      2 at offset 45"
 	assert_contains "$output" "payload:     5 bytes at offset 78"
 }
 
 @test "pp-inspect --all reports an invalid second header at its offset in the input" {
-	run -65 --separate-stderr sh -c "printf '${V1_TCP4}PROXY TCP4 1.2.3.4 5.6.7.8 1 02\r\n' | pp-inspect -a -j"
+	run -65 --separate-stderr sh -c "printf '${V1_TCP4}PROXY TCP4 1.2.3.4 5.6.7.8 1 02\r\n' | pp-inspect --all -j"
 	assert_eq "$(printf '%s\n' "$output" | wc -l)" 2
 	second=$(printf '%s\n' "$output" | sed -n 2p)
 	assert_eq "$(json_get "$second" .valid)" false
@@ -448,7 +448,7 @@ payload:     0 bytes at offset 33"
 @test "pp-inspect exits 64 with the usage on stderr for a bad option" {
 	run -64 --separate-stderr pp-inspect --bogus
 	assert_empty "$output"
-	assert_contains "$stderr" "usage: pp-inspect [-ahjVv] [-x hex] [file ...]"
+	assert_contains "$stderr" "usage: pp-inspect [-hjVv] [--all] [-x hex] [file ...]"
 }
 
 @test "pp-inspect refuses conflicting options by name" {
@@ -586,6 +586,17 @@ payload:     0 bytes at offset 33"
 	wait "$insp_pid" || rc=$?
 	assert_eq "$rc" 75
 	assert_empty "$(cat "$BATS_TEST_TMPDIR/insp.out")"
+}
+
+@test "pp-inspect --header-timeout is -T: exit 75 when the peer sends nothing in time" {
+	need_cmd socat
+	start_bg insp pp-inspect --listen 127.0.0.1:0 --once --header-timeout 1
+	port=$(ready_port "$BATS_TEST_TMPDIR/insp.err")
+	sleep 2 | timeout 5 socat -u - "TCP:127.0.0.1:$port"
+	wait_for 5 gone "$insp_pid"
+	rc=0
+	wait "$insp_pid" || rc=$?
+	assert_eq "$rc" 75
 }
 
 @test "pp-inspect --listen --once exits 65 for a bad header" {

@@ -95,7 +95,7 @@ inspect() {
 	--local --azure-linkid 4294967296
 	--local --gcp-psc-id -1
 	--local --unique-id xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
-	--local -w 0
+	--local --connect-timeout 0
 	--local -c 127.0.0.1:1
 	--local operand
 	EOF
@@ -471,17 +471,26 @@ inspect() {
 	assert_eq "${lines[1]}" "$src ${me#* } 127.0.0.1 $port 5 1 none"
 }
 
-@test "pp-send -w takes a duration with a unit and refuses one below 1 ms" {
+@test "pp-send -E takes a duration with a unit and refuses one below 1 ms" {
 	need_cmd socat
 	start_on_port PORT srv socat -u "TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
 		"OPEN:$BATS_TEST_TMPDIR/got,creat"
-	run -0 --separate-stderr timeout 5 pp-send -w 1500ms -c "127.0.0.1:$PORT" \
+	run -0 --separate-stderr timeout 5 pp-send -E 1500ms -c "127.0.0.1:$PORT" \
 		-s 192.0.2.1:1 -d 192.0.2.2:2 < /dev/null
-	run -64 --separate-stderr pp-send -w 0.0004 -c "127.0.0.1:$PORT" \
+	run -64 --separate-stderr pp-send -E 0.0004 -c "127.0.0.1:$PORT" \
 		-s 192.0.2.1:1 -d 192.0.2.2:2
-	assert_contains "$stderr" "-w 0.0004: too small"
+	assert_contains "$stderr" "--connect-timeout 0.0004: too small"
 }
 
 @test "pp-send --help and the man page list the same options" {
 	options_match_man pp-send
+}
+
+@test "pp-send -p is --send-proxy: bare v1, -pv2 version 2" {
+	local a="-n -s 192.0.2.1:1 -d 192.0.2.2:2"
+	assert_eq "$(pp-send -p $a | hex)" "$(pp-send -1 $a | hex)"
+	assert_eq "$(pp-send -pv2 $a | hex)" "$(pp-send -2 $a | hex)"
+	assert_eq "$(pp-send --send-proxy=v2 $a | hex)" "$(pp-send -2 $a | hex)"
+	run -64 --separate-stderr pp-send -2 -pv1 $a
+	assert_contains "$stderr" "--send-proxy=v1 conflicts with -2"
 }
