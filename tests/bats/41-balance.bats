@@ -249,7 +249,9 @@ setup() {
 	done
 	balance b --check-interval 100 -s "127.0.0.1:$P1,send-proxy-v2,check" \
 		-s "127.0.0.1:$P2,send-proxy,check"
-	sleep 0.5
+	# A whole v2 header (16 bytes at least) and a whole v1 line.
+	wait_for 10 sh -c "[ \$(stat -c %s $BATS_TEST_TMPDIR/cap1) -ge 16 ] &&
+	    grep -q \$(printf '\\r') $BATS_TEST_TMPDIR/cap2"
 	stop_pid "$b_pid" || true
 	run -0 pp-inspect -j "$BATS_TEST_TMPDIR/cap1"
 	assert_eq "$(json_get "$(head -1 <<< "$output")" .command)" "local"
