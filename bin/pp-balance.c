@@ -7,7 +7,7 @@
  */
 #include <unistd.h>
 
-#include "relay.h"
+#include "relay_cli.h"
 
 int
 main(int argc, char *argv[], char *envp[])

@@ -6,7 +6,8 @@
  * health checks and a servers file.  Their options are parsed here, once,
  * so the two can never drift apart; bin/pp-relay.c and bin/pp-balance.c
  * only choose the face, and the engine in lib/ does the work.
- */#include <sys/socket.h>
+ */
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "relay_cli.h"
 #include "cli.h"
 
 enum {

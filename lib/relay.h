@@ -236,8 +236,6 @@ void	relay_limit_release(struct relay_limit *l, struct relay_ipent *e);
 void	relay_limit_sweep(struct relay_limit *l, int64_t now_ms);
 void	relay_limit_free(struct relay_limit *l);
 
-/* bin/relay_cli.c: the shared main of pp-relay (one server) and pp-balance. */
-int	relay_main(int argc, char *argv[], int balance);
 
 /* Server spec "ADDR[,weight=N][,send-proxy|send-proxy-v2][,check]..." */
 int	relay_server_parse(const char *spec, struct relay_server *s,
