@@ -66,7 +66,7 @@ static int cli_to = CLI_TO_STDERR;
 static char cli_name[64];
 
 static void
-cli_emit(int pri, const char *msg)
+cli_emit(int pri, const char *msg, int bare)
 {
 	char buf[1200];
 	int n;
@@ -75,8 +75,8 @@ cli_emit(int pri, const char *msg)
 		syslog(pri, "%s", msg);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "<%d>%s: %s\n", pri, getprogname(),
-	    msg);
+	n = snprintf(buf, sizeof(buf), "<%d>%s%s%s\n", pri, bare ? "" :
+	    getprogname(), bare ? "" : ": ", msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(buf)) {
@@ -100,7 +100,7 @@ cli_log_flush(struct cli_log *lg)
 	lg->line[lg->len] = '\0';
 	if (strncmp(msg, prog, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
 		msg += plen + 2;
-	cli_emit(LOG_ERR, msg);
+	cli_emit(LOG_ERR, msg, 0);
 	lg->len = 0;
 }
 
@@ -162,7 +162,16 @@ cli_logline(int pri, const char *line)
 	if (cli_to == CLI_TO_STDERR)
 		fprintf(stderr, "%s: %s\n", getprogname(), line);
 	else
-		cli_emit(pri, line);
+		cli_emit(pri, line, 0);
+}
+
+void
+cli_logrecord(int pri, const char *line)
+{
+	if (cli_to == CLI_TO_STDERR)
+		fprintf(stderr, "%s\n", line);
+	else
+		cli_emit(pri, line, 1);
 }
 
 void

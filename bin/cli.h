@@ -34,6 +34,12 @@ void	cli_setname(const char *name);
  */
 void	cli_logline(int pri, const char *line);
 
+/*
+ * The same for a structured record (logfmt, json): the line alone, with
+ * no "prog: " before it, so a reader takes each line as one record.
+ */
+void	cli_logrecord(int pri, const char *line);
+
 /* A number for a flag within [min, max]; exits 64 naming the flag. */
 long long cli_number(const char *flag, const char *s, long long min,
 	    long long max);

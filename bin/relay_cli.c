@@ -37,7 +37,9 @@
 
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
+	OPT_CHECK_TIMEOUT,
 	OPT_DENY,
+	OPT_LOG_FORMAT,
 	OPT_PER_IP,
 	OPT_USESRC
 };
@@ -57,10 +59,12 @@ static const struct option longopts[] = {
 	{ "grace",		required_argument,	NULL, 'g' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "check-interval",	required_argument,	NULL, 'i' },
+	{ "check-timeout",	required_argument,	NULL, OPT_CHECK_TIMEOUT },
 	{ "idle-timeout",	required_argument,	NULL, 'I' },
 	{ "fall",		required_argument,	NULL, 'k' },
 	{ "rise",		required_argument,	NULL, 'K' },
 	{ "listen",		required_argument,	NULL, 'l' },
+	{ "log-format",		required_argument,	NULL, OPT_LOG_FORMAT },
 	{ "max-header",		required_argument,	NULL, 'm' },
 	{ "max-conns",		required_argument,	NULL, 'M' },
 	{ "max-conns-per-ip",	required_argument,	NULL, OPT_PER_IP },
@@ -88,18 +92,20 @@ static const char relay_usage[] =
 "\t[-t CIDR]... [-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]...\n"
 "\t[-D TYPE]... [-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS]\n"
 "\t[-g SECONDS] [-M N] [--max-conns-per-ip N] [-r N/SECONDS]\n"
-"\t[--usesrc clientip] [-S ADDR] [-w N] [-u USER] [-F PIDFILE]\n";
+"\t[--usesrc clientip] [-S ADDR] [-w N] [-u USER] [-F PIDFILE]\n"
+"\t[--log-format text|logfmt|json]\n";
 
 static const char balance_usage[] =
 "usage: pp-balance -l LISTEN -s SERVER... | -f FILE [-CoPqvV]\n"
-"\t[-b roundrobin|leastconn|source|maglev|random|first] [-i MS] [-K N]\n"
-"\t[-k N] [-R N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
+"\t[-b roundrobin|leastconn|source|maglev|random|first] [-i MS]\n"
+"\t[--check-timeout MS] [-K N] [-k N] [-R N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
 "\t[-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]... [-D TYPE]...\n"
 "\t[-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS] [-M N]\n"
 "\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip] [-w N]\n"
-"\t[-u USER] [-F PIDFILE]\n"
+"\t[-u USER] [-F PIDFILE] [--log-format text|logfmt|json]\n"
 "SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
-"\t[,maxconn=N]\n";
+"\t[,maxconn=N][,check-send=STR][,check-expect=STR]\n"
+"\t[,check-http=PATH][,check-status=N]\n";
 
 static const char options_help[] =
 "  -l, --listen ADDR          listen on ADDR (HOST:PORT, [IPV6]:PORT, :PORT,\n"
@@ -132,6 +138,8 @@ static const char options_help[] =
 "  -u, --user USER            drop privileges to USER after binding\n"
 "  -F, --pidfile FILE         write the pid, locked (refuses a second copy)\n"
 "  -q, --quiet                log nothing but fatal errors\n"
+"  --log-format FMT           the line each connection logs: text (default),\n"
+"                             logfmt or json\n"
 "  -v, --verbose              log more (checks, connect failures, headers)\n"
 "  -h, --help                 this text;  -V, --version  the version\n";
 
@@ -145,6 +153,8 @@ static const char balance_help[] =
 "                             random, first\n"
 "  -i, --check-interval MS    health check period (default 2000; a plain\n"
 "                             number is ms here; 2s, 500ms also)\n"
+"  --check-timeout MS         a check's limit (default: the interval or -E,\n"
+"                             the shorter; 500ms, 2s also)\n"
 "  -K, --rise N               checks to pass to come up (default 2)\n"
 "  -k, --fall N               checks to fail to go down (default 3)\n"
 "  -R, --retries N            other servers tried on connect failure (3)\n";
@@ -171,12 +181,54 @@ help(void)
 
 _Static_assert(CLI_MAXTRUST <= RELAY_MAXCIDR, "--trust: cf.trust too small");
 
-/* The engine's levels: 0 warning, 1 a connection's line, 2 -v detail. */
+static int log_format;
+
+/*
+ * The engine's levels: 0 warning, 1 a connection's line, 2 -v detail.
+ * A connection's line in logfmt or json goes out bare, without "prog: ",
+ * so each line is a record a reader (jq) takes as it is.
+ */
 static void
 logline(int level, const char *line)
 {
-	cli_logline(level == 0 ? LOG_WARNING : level == 1 ? LOG_INFO :
-	    LOG_DEBUG, line);
+	if (level == 1 && log_format != RELAY_LOG_TEXT)
+		cli_logrecord(LOG_INFO, line);
+	else
+		cli_logline(level == 0 ? LOG_WARNING : level == 1 ?
+		    LOG_INFO : LOG_DEBUG, line);
+}
+
+/*
+ * systemd's notification socket and watchdog (sd_notify(3)): read here,
+ * since the engine reads no environment, and unset, as sd_notify's
+ * unset_environment does, so nothing started later inherits them.  The
+ * watchdog is ours when WATCHDOG_PID is unset or names us.
+ */
+static void
+notify_env(struct relay_conf *cf)
+{
+	const char *ns = getenv("NOTIFY_SOCKET");
+	const char *wu = getenv("WATCHDOG_USEC");
+	const char *wp = getenv("WATCHDOG_PID");
+	long long us;
+	char *end;
+
+	if (ns != NULL && *ns != '\0' && (cf->notify_path = strdup(ns)) == NULL)
+		err(1, NULL);
+	if (wu != NULL && (wp == NULL || strtoll(wp, NULL, 10) ==
+	    (long long)getpid())) {
+		errno = 0;
+		us = strtoll(wu, &end, 10);
+		if (errno == 0 && *end == '\0' && us >= 1000 &&
+		    us <= 86400000000LL)
+			cf->watchdog_ms = (int)(us / 1000);
+		else if (cf->verbose > 0)
+			warnx("WATCHDOG_USEC=%s: not a usable interval, "
+			    "no watchdog", wu);
+	}
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
 }
 
 /*
@@ -455,6 +507,18 @@ relay_main(int argc, char *argv[], int balance)
 			    tlvstore[cf.ntlv], sizeof(tlvstore[0]));
 			cf.ntlv++;
 			break;
+		case OPT_CHECK_TIMEOUT:
+			if (!balance)
+				usage();
+			cf.check_to_ms = cli_duration("--check-timeout",
+			    optarg, CLI_DUR_MS, 1, 3600000);
+			break;
+		case OPT_LOG_FORMAT:
+			if ((rc = relay_log_parse(optarg)) < 0)
+				errx(EX_USAGE, "--log-format %s: expected text, "
+				    "logfmt or json", optarg);
+			cf.log_format = log_format = rc;
+			break;
 		case OPT_DENY:
 			if (cf.ndeny == RELAY_MAXCIDR)
 				errx(EX_USAGE, "--deny: at most %d",
@@ -615,6 +679,7 @@ relay_main(int argc, char *argv[], int balance)
 	 */
 	if (relay_servers_load(&cf, cf.good, &cf.ngood, &why) == -1)
 		errx(EX_USAGE, "%s", why);
+	notify_env(&cf);
 	setproctitle("starting");
 	rc = relay_run(&cf);
 	if (pfh != NULL && user == NULL)

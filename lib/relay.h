@@ -28,6 +28,9 @@
 #define RELAY_BUFSZ	16384		/* scratch and pending buffers */
 #define RELAY_MAGLEV_M	65537		/* prime, Maglev's lookup table size */
 #define RELAY_KEYLEN	192		/* server key: its spec, canonical */
+#define RELAY_CHKSEND	256		/* check-send bytes, check-http path */
+#define RELAY_CHKEXPECT	128		/* check-expect bytes */
+#define RELAY_CHKBUF	1024		/* a check's reply is judged in this */
 
 /* enum relay_end: why a connection ended. */
 enum relay_end {
@@ -85,6 +88,20 @@ struct relay_shared {
 	struct relay_wstat w[RELAY_MAXWORKERS];
 };
 
+/*
+ * What a health check sends and expects beyond the connect (server options
+ * check-send, check-expect, check-http, check-status).  Fixed arrays, so a
+ * server stays one plain object that is copied by value.
+ */
+struct relay_check {
+	uint8_t		send[RELAY_CHKSEND];	/* bytes, or the HTTP path */
+	uint16_t	send_len;
+	uint8_t		expect[RELAY_CHKEXPECT];
+	uint16_t	expect_len;
+	uint8_t		http;		/* send is a path to GET */
+	uint16_t	status;		/* HTTP status wanted; 0: any 2xx */
+};
+
 struct relay_server {
 	struct sockaddr_storage addr;
 	char		name[PP_ADDRSTRLEN + 16];	/* "host:port" */
@@ -102,8 +119,11 @@ struct relay_server {
 	int64_t		cur;		/* smooth weighted round robin */
 	int		rise_n, fall_n;
 	struct relay_sstat *st;
+	struct relay_check chk;
 	/* health check in flight */
 	int		chk_fd;
+	uint8_t		*chk_buf;	/* the reply so far, while reading */
+	uint16_t	chk_len;
 	int64_t		chk_next;	/* ms */
 	int64_t		chk_deadline;
 	struct relay_server *next_ret;	/* retired list */
@@ -159,6 +179,7 @@ struct relay_conf {
 	/* balancing */
 	enum relay_algo	algo;
 	int		check_ms, rise, fall;
+	int		check_to_ms;	/* --check-timeout; 0: see relay_health.c */
 	const char	*servers_file;
 	char		**srv_spec;	/* -s arguments */
 	int		nspec;
@@ -167,6 +188,10 @@ struct relay_conf {
 	int		ngood;
 	int		stats_fd;	/* -1: none */
 	int		verbose;	/* 0 quiet, 1 normal, 2 verbose */
+	int		log_format;	/* enum relay_logfmt */
+	/* systemd's notification socket (NOTIFY_SOCKET), or NULL */
+	const char	*notify_path;
+	int		watchdog_ms;	/* WATCHDOG_USEC / 1000; 0: none */
 	/* a finished line without newline, and warnings */
 	void		(*log)(int level, const char *line);
 };
@@ -199,9 +224,59 @@ const char *relay_algo_name(enum relay_algo a);
 /* relay_health.c */
 int	relay_check_start(struct relay_server *s, int64_t now_ms,
 	    int connect_ms);
-/* The check socket is writable or failed: 1 success, 0 failure. */
+/*
+ * An event on the check socket: 1 success, 0 failure (both end the
+ * check), -1 not decided yet (a reply is still awaited).
+ */
 int	relay_check_finish(struct relay_server *s);
 void	relay_check_abort(struct relay_server *s);
+/* How long a check may take: --check-timeout, else the interval. */
+int	relay_check_timeout(const struct relay_conf *cf);
+/* A server option check-*=VALUE into s->chk: 1 taken, 0 not ours, -1. */
+int	relay_check_option(const char *opt, struct relay_server *s,
+	    const char **why);
+/* A spec's check options are coherent: 0, or -1 with *why. */
+int	relay_check_valid(struct relay_server *s, const char **why);
+
+/* relay_log.c: the per-connection line, one list of fields, 3 renderings. */
+enum relay_logfmt { RELAY_LOG_TEXT, RELAY_LOG_LOGFMT, RELAY_LOG_JSON };
+struct relay_logrec {
+	const struct sockaddr_storage *client, *peer;
+	const char	*server;	/* NULL: none */
+	uint64_t	up, down;	/* bytes client -> server, back */
+	int64_t		ms;
+	int		end;		/* enum relay_end */
+	uint8_t		hdr;		/* relay_log_hdr() */
+	uint16_t	tlvs;		/* relay_log_tlvs() */
+};
+int	relay_log_parse(const char *s);		/* enum relay_logfmt or -1 */
+/* What a header was, for the log: 0 none, else version and command. */
+uint8_t	relay_log_hdr(const struct pp_header *h);
+/* The kinds of TLV a header carried, as a bit set. */
+uint16_t relay_log_tlvs(const struct pp_header *h);
+/* Render r in format fmt: the length (a line, no newline, NUL-ended). */
+size_t	relay_log_line(int fmt, const struct relay_logrec *r, char *buf,
+	    size_t cap);
+char	*relay_addrport(const struct sockaddr_storage *sa, char *buf,
+	    size_t cap);
+
+/*
+ * relay_notify.c: systemd's notification protocol (sd_notify(3)), written
+ * out rather than linked from libsystemd.  Each call is a no-op without
+ * cf->notify_path.
+ */
+void	relay_notify(const struct relay_conf *cf, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	relay_notify_reloading(const struct relay_conf *cf);
+/*
+ * Called often (each loop or tick): WATCHDOG=1 every half interval while
+ * alive says the workers beat, and STATUS= when the summary changed.
+ */
+void	relay_notify_tick(const struct relay_conf *cf,
+	    const struct relay_shared *sh, int64_t now_ms, int alive,
+	    int draining);
+/* How soon relay_notify_tick wants to run again, ms (INT_MAX: never). */
+int	relay_notify_due(const struct relay_conf *cf, int64_t now_ms);
 
 /* relay_stats.c */
 size_t	relay_stats_text(const struct relay_shared *sh, const char *prog,

@@ -341,7 +341,8 @@ relay_lb_pick(struct relay_lb *lb, const struct sockaddr_storage *cl,
 
 /*
  * A server spec: ADDR[,weight=N][,send-proxy|send-proxy-v2|no-send-proxy]
- * [,check][,backup][,maxconn=N].  dflt_proxy applies when the spec names
+ * [,check][,backup][,maxconn=N][,check-send=S][,check-expect=S]
+ * [,check-http=PATH][,check-status=N] (relay_health.c takes check-*).  dflt_proxy applies when the spec names
  * no send-proxy option.  The key (the spec, canonical) tells servers
  * apart across reloads.  Returns 0, or -1 with *why set.
  */
@@ -352,7 +353,7 @@ relay_server_parse(const char *spec, struct relay_server *s, int dflt_proxy,
 	char buf[512], *p, *opt, *end;
 	socklen_t len;
 	long v;
-	int proxy = -1;
+	int proxy = -1, r;
 
 	memset(s, 0, sizeof(*s));
 	s->weight = 1;
@@ -399,12 +400,17 @@ relay_server_parse(const char *spec, struct relay_server *s, int dflt_proxy,
 			s->check = 1;
 		else if (strcmp(opt, "backup") == 0)
 			s->backup = 1;
-		else
+		else if ((r = relay_check_option(opt, s, why)) == -1)
+			return -1;
+		else if (r == 0)
 			return *why = "unknown server option (weight=N, "
 			    "send-proxy, send-proxy-v2, check, backup, "
-			    "maxconn=N)", -1;
+			    "maxconn=N, check-send=, check-expect=, "
+			    "check-http=, check-status=)", -1;
 		opt = next;
 	}
+	if (relay_check_valid(s, why) == -1)
+		return -1;
 	s->send_proxy = proxy >= 0 ? proxy : dflt_proxy;
 	{
 		char a[PP_ADDRSTRLEN];
@@ -419,8 +425,11 @@ relay_server_parse(const char *spec, struct relay_server *s, int dflt_proxy,
 		else
 			snprintf(s->name, sizeof(s->name), "%s:%d", a, port & 0xffff);
 	}
-	snprintf(s->key, sizeof(s->key), "%s w%d p%d c%d b%d m%d", s->name,
-	    s->weight, s->send_proxy, s->check, s->backup, s->maxconn);
+	/* The check's bytes can be long: a hash of them tells them apart. */
+	snprintf(s->key, sizeof(s->key), "%s w%d p%d c%d b%d m%d k%016llx",
+	    s->name, s->weight, s->send_proxy, s->check, s->backup,
+	    s->maxconn, (unsigned long long)relay_hash_bytes(
+	    (const uint8_t *)&s->chk, sizeof(s->chk), 0));
 	s->up = 1;
 	return 0;
 }

@@ -96,7 +96,7 @@ struct conn {
 	int		cfd, sfd;
 	uint8_t		state;
 	uint8_t		tkind;		/* timer list, or T_NKIND */
-	uint8_t		hashdr;
+	uint8_t		hashdr;		/* relay_log_hdr(), 0: none */
 	uint8_t		tries;
 	uint8_t		ready[2];	/* R_* of the client and server side */
 	uint8_t		queued;		/* on the worker's ready list */
@@ -104,6 +104,7 @@ struct conn {
 	struct dir	up, dn;		/* client -> server, server -> client */
 	struct sockaddr_storage peer, client, dst;
 	uint32_t	tlv_len;	/* received TLVs kept for --pass-tlvs */
+	uint16_t	tlvs;		/* relay_log_tlvs(), for the log */
 	struct relay_server *srv;
 	struct relay_tried tried;
 	struct relay_ipent *ip;
@@ -202,26 +203,6 @@ wlog(int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	W.conf->log(level, line);
-}
-
-static char *
-addrport(const struct sockaddr_storage *sa, char *buf, size_t cap)
-{
-	char a[PP_ADDRSTRLEN];
-	int port;
-
-	if (sa->ss_family == AF_UNSPEC)
-		return strlcpy(buf, "-", cap), buf;
-	if (pp_addr_ntop(sa, a, sizeof(a)) == NULL)
-		return strlcpy(buf, "?", cap), buf;
-	port = pp_addr_port(sa);
-	if (port < 0)
-		snprintf(buf, cap, "unix:%s", a);
-	else if (sa->ss_family == AF_INET6 && strchr(a, ':') != NULL)
-		snprintf(buf, cap, "[%s]:%d", a, port);
-	else
-		snprintf(buf, cap, "%s:%d", a, port);
-	return buf;
 }
 
 /* Pools: buffers and pipes are reused, never freed while busy. */
@@ -361,6 +342,7 @@ conn_new(void)
 	c->srv = NULL;
 	c->ip = NULL;
 	c->tlv_len = 0;
+	c->tlvs = 0;
 	memset(&c->tried, 0, sizeof(c->tried));
 	c->tprev = c->tnext = NULL;
 	c->t0 = W.now;
@@ -487,16 +469,14 @@ rst(int fd)
 static void
 conn_close(struct conn *c, int why, int abortive)
 {
-	char cl[PP_ADDRSTRLEN + 16], pe[PP_ADDRSTRLEN + 16];
+	if (W.conf->verbose >= 1 && W.conf->log != NULL) {
+		struct relay_logrec r = { &c->client, &c->peer, c->srv !=
+		    NULL ? c->srv->name : NULL, c->up.bytes, c->dn.bytes,
+		    W.now - c->t0, why, c->hashdr, c->tlvs };
+		char line[1024];
 
-	if (W.conf->verbose >= 1) {
-		wlog(1, "client=%s peer=%s server=%s up=%llu down=%llu "
-		    "ms=%lld end=%s", addrport(&c->client, cl, sizeof(cl)),
-		    addrport(&c->peer, pe, sizeof(pe)),
-		    c->srv != NULL ? c->srv->name : "-",
-		    (unsigned long long)c->up.bytes,
-		    (unsigned long long)c->dn.bytes,
-		    (long long)(W.now - c->t0), relay_end_name(why));
+		relay_log_line(W.conf->log_format, &r, line, sizeof(line));
+		W.conf->log(1, line);
 	}
 	if (abortive) {
 		rst(c->cfd);
@@ -1005,7 +985,8 @@ conn_header(struct conn *c, int hup)
 		conn_refuse(c, RELAY_END_BADHDR);
 		return;
 	}
-	c->hashdr = 1;
+	c->hashdr = relay_log_hdr(&h);
+	c->tlvs = h.tlv_len > 0 ? relay_log_tlvs(&h) : 0;
 	timer_stop(c);
 	if (h.command == PP_V2_CMD_PROXY && h.has_addr) {
 		c->client = h.src;
@@ -1204,6 +1185,8 @@ next_timeout(void)
 		}
 	if (W.sc_head != NULL && W.sc_head->deadline < t)
 		t = W.sc_head->deadline;
+	if ((d = relay_notify_due(W.conf, W.now)) < t - W.now)
+		t = W.now + d;
 	if (W.id == 0)
 		for (i = 0; i < W.lb.n; i++) {
 			struct relay_server *s = W.lb.srv[i];
@@ -1257,9 +1240,7 @@ checks_run(void)
 	struct relay_server *s;
 	int i, to;
 
-	to = W.conf->check_ms;
-	if (W.conf->connect_ms > 0 && W.conf->connect_ms < to)
-		to = W.conf->connect_ms;
+	to = relay_check_timeout(W.conf);
 	for (i = 0; i < W.lb.n; i++) {
 		s = W.lb.srv[i];
 		if (!s->check)
@@ -1273,7 +1254,8 @@ checks_run(void)
 				check_result(s, 0);
 				continue;
 			}
-			ev.events = EPOLLOUT;
+			/* Edge-triggered: connected, then each reply's bytes. */
+			ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
 			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
 		}
@@ -1538,6 +1520,7 @@ drain_start(void)
 		return;
 	W.draining = 1;
 	W.drain_end = W.now + W.conf->grace_ms;
+	relay_notify(W.conf, "STOPPING=1");
 	listeners_watch(0);
 	for (i = 0; i < W.nlisten; i++)
 		close(W.lobj[i].fd);
@@ -1585,7 +1568,9 @@ on_signal(void)
 			if (W.draining)
 				break;
 			wlog(0, "reloading servers");
+			relay_notify_reloading(W.conf);
 			servers_apply();
+			relay_notify(W.conf, "READY=1");
 			break;
 		case SIGUSR1:
 			status_log();
@@ -1737,6 +1722,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	} else if (cf->stats_fd != -1)
 		close(cf->stats_fd);
 	title();
+	relay_notify(cf, "READY=1");
 
 	for (;;) {
 		n = epoll_wait(W.epfd, evs, 256, W.ready != NULL ? 0 :
@@ -1755,8 +1741,11 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 			} else if (tag == TAG_CHECK) {
 				struct relay_server *s = p;
 
-				if (s->chk_fd != -1)
-					check_result(s, relay_check_finish(s));
+				int ok;
+
+				if (s->chk_fd != -1 &&
+				    (ok = relay_check_finish(s)) != -1)
+					check_result(s, ok);
 			} else if (o->type == O_LISTEN)
 				on_accept(o);
 			else if (o->type == O_STATS)
@@ -1785,6 +1774,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 				title();
 			}
 		}
+		relay_notify_tick(cf, sh, W.now, 1, W.draining);
 		if (W.draining) {
 			if (W.now >= W.drain_end)
 				drain_end();
@@ -1832,6 +1822,7 @@ worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
 	if ((pid = fork()) != 0)
 		return pid;
 	signal(SIGCHLD, SIG_DFL);
+	cf->notify_path = NULL;		/* only the master speaks to systemd */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
 		_exit(0);
 	_exit(worker_run(cf, sh, i));
@@ -1862,6 +1853,28 @@ signal_workers(const pid_t *pid, int n, int sig)
 	for (i = 0; i < n; i++)
 		if (pid[i] > 0)
 			kill(pid[i], sig);
+}
+
+/*
+ * For the watchdog: some worker runs, and every one that runs has looped
+ * within the watchdog interval (or was born within it).
+ */
+static int
+workers_beat(const struct relay_conf *cf, const struct relay_shared *sh,
+    const pid_t *pid, const int64_t *born, int64_t now)
+{
+	int i, n = 0, lim = cf->watchdog_ms > 0 ? cf->watchdog_ms :
+	    RELAY_WEDGED_MS;
+
+	for (i = 0; i < cf->workers; i++) {
+		if (pid[i] <= 0)
+			continue;
+		n++;
+		if (now - born[i] >= lim && now - __atomic_load_n(
+		    &sh->w[i].beat, __ATOMIC_RELAXED) >= lim)
+			return 0;
+	}
+	return n > 0;
 }
 
 /* SIGHUP in the master: keep what loads as the last good server list. */
@@ -1931,17 +1944,21 @@ relay_run(struct relay_conf *cf)
 	}
 	setitimer(ITIMER_REAL, &tick, NULL);
 	setproctitle("master, %d workers", cf->workers);
+	relay_notify(cf, "READY=1");
 	for (;;) {
 		sigsuspend(&old);
 		now = now_ms();
 		if (sig_stop && !stopping) {
 			stopping = 1;
 			stop_at = now;
+			relay_notify(cf, "STOPPING=1");
 			signal_workers(pid, cf->workers, SIGTERM);
 		}
 		if (sig_hup && !stopping) {
+			relay_notify_reloading(cf);
 			master_reload(cf);
 			signal_workers(pid, cf->workers, SIGHUP);
+			relay_notify(cf, "READY=1");
 		}
 		if (sig_usr1)
 			signal_workers(pid, cf->workers, SIGUSR1);
@@ -1986,6 +2003,8 @@ relay_run(struct relay_conf *cf)
 			if (now > stop_at + cf->grace_ms + 5000)
 				signal_workers(pid, cf->workers, SIGKILL);
 		}
+		relay_notify_tick(cf, sh, now, workers_beat(cf, sh, pid, born,
+		    now), stopping);
 		for (i = 0; i < cf->workers; i++) {
 			if (again[i] && now >= due[i] && !stopping) {
 				born[i] = now;

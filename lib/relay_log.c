@@ -1,0 +1,300 @@
+/*
+ * relay_log.c - the line logged when a connection ends, in three formats
+ * from one list of fields: text (today's key=value line, kept byte for
+ * byte for the scripts that read it), logfmt (every field, values quoted
+ * where they need it) and json (one object a line, strings escaped, bytes
+ * and milliseconds as numbers, a missing value as null).
+ */
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "relay.h"
+
+/* Header kinds for the log (relay_log_hdr); 0 is "no header". */
+#define HDR_V1		1
+#define HDR_V2		2
+#define HDR_LOCAL	0x80	/* v2 LOCAL, v1 UNKNOWN: no address */
+
+/* TLV kinds, one bit each (relay_log_tlvs), in the order they print. */
+static const struct {
+	uint8_t		type;
+	const char	*name;
+} tlv_kinds[] = {
+	{ PP_TLV_ALPN, "alpn" }, { PP_TLV_AUTHORITY, "authority" },
+	{ PP_TLV_CRC32C, "crc32c" }, { PP_TLV_NOOP, "noop" },
+	{ PP_TLV_UNIQUE_ID, "unique-id" }, { PP_TLV_SSL, "ssl" },
+	{ PP_TLV_NETNS, "netns" }, { PP_TLV_AWS, "aws" },
+	{ PP_TLV_AZURE, "azure" }, { PP_TLV_GCP, "gcp" },
+	{ 0, "other" }		/* any other type: last */
+};
+#define NKINDS	(sizeof(tlv_kinds) / sizeof(tlv_kinds[0]))
+
+enum { V_STR, V_NUM, V_LIST };
+
+/* The fields, once: name, kind, and whether the text line has it. */
+enum { F_CLIENT, F_PEER, F_SERVER, F_UP, F_DOWN, F_MS, F_END, F_HDR,
+	F_TLVS, F_N };
+static const struct {
+	const char	*name;
+	int		kind;
+	int		text;
+} fields[F_N] = {
+	[F_CLIENT] = { "client", V_STR, 1 },
+	[F_PEER] = { "peer", V_STR, 1 },
+	[F_SERVER] = { "server", V_STR, 1 },
+	[F_UP] = { "up", V_NUM, 1 },
+	[F_DOWN] = { "down", V_NUM, 1 },
+	[F_MS] = { "ms", V_NUM, 1 },
+	[F_END] = { "end", V_STR, 1 },
+	[F_HDR] = { "hdr", V_STR, 0 },
+	[F_TLVS] = { "tlvs", V_LIST, 0 },
+};
+
+int
+relay_log_parse(const char *s)
+{
+	if (strcmp(s, "text") == 0)
+		return RELAY_LOG_TEXT;
+	if (strcmp(s, "logfmt") == 0)
+		return RELAY_LOG_LOGFMT;
+	if (strcmp(s, "json") == 0)
+		return RELAY_LOG_JSON;
+	return -1;
+}
+
+uint8_t
+relay_log_hdr(const struct pp_header *h)
+{
+	uint8_t v = h->version == 1 ? HDR_V1 : HDR_V2;
+
+	if (h->command != PP_V2_CMD_PROXY || !h->has_addr)
+		v |= HDR_LOCAL;
+	return v;
+}
+
+uint16_t
+relay_log_tlvs(const struct pp_header *h)
+{
+	struct pp_tlv t;
+	size_t pos = 0, k;
+	uint16_t set = 0;
+
+	while (pp_tlv_next(h, &pos, &t) > 0) {
+		for (k = 0; k + 1 < NKINDS; k++)
+			if (tlv_kinds[k].type == t.type)
+				break;
+		set |= (uint16_t)(1u << k);
+	}
+	return set;
+}
+
+char *
+relay_addrport(const struct sockaddr_storage *sa, char *buf, size_t cap)
+{
+	char a[PP_ADDRSTRLEN];
+	int port;
+
+	if (sa->ss_family == AF_UNSPEC)
+		return strlcpy(buf, "-", cap), buf;
+	if (pp_addr_ntop(sa, a, sizeof(a)) == NULL)
+		return strlcpy(buf, "?", cap), buf;
+	port = pp_addr_port(sa);
+	if (port < 0)
+		snprintf(buf, cap, "unix:%s", a);
+	else if (sa->ss_family == AF_INET6 && strchr(a, ':') != NULL)
+		snprintf(buf, cap, "[%s]:%d", a, port);
+	else
+		snprintf(buf, cap, "%s:%d", a, port);
+	return buf;
+}
+
+/* Appending to a line that is cut, never overrun, when it is full. */
+struct out {
+	char	*p;
+	size_t	len, cap;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n >= o->cap)
+		n = o->len + 1 < o->cap ? o->cap - o->len - 1 : 0;
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void
+puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* A JSON string's body (RFC 8259: quote, backslash, controls escaped). */
+static void
+put_json(struct out *o, const char *s)
+{
+	char esc[8];
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(o, esc, 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			puts_(o, esc);
+		} else
+			put(o, s, 1);
+	}
+}
+
+/*
+ * A logfmt value: bare when it has no blank, '=', quote, backslash or
+ * control byte and is not empty; else quoted, with \" \\ \n \r \t and
+ * \u00XX for other controls, as logfmt readers (go-logfmt) take them.
+ */
+static void
+put_logfmt(struct out *o, const char *s)
+{
+	const char *q;
+	char esc[8];
+
+	for (q = s; *q != '\0'; q++)
+		if ((unsigned char)*q <= ' ' || *q == '=' || *q == '"' ||
+		    *q == '\\' || *q == 0x7f)
+			break;
+	if (*s != '\0' && *q == '\0') {
+		puts_(o, s);
+		return;
+	}
+	put(o, "\"", 1);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c == '\n')
+			strlcpy(esc, "\\n", sizeof(esc));
+		else if (c == '\r')
+			strlcpy(esc, "\\r", sizeof(esc));
+		else if (c == '\t')
+			strlcpy(esc, "\\t", sizeof(esc));
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+		else {
+			put(o, s, 1);
+			continue;
+		}
+		puts_(o, esc);
+	}
+	put(o, "\"", 1);
+}
+
+/* Field i's value as text; NULL when it has none. */
+static const char *
+value(const struct relay_logrec *r, int i, char *buf, size_t cap)
+{
+	size_t k;
+
+	switch (i) {
+	case F_CLIENT:
+		return relay_addrport(r->client, buf, cap);
+	case F_PEER:
+		return relay_addrport(r->peer, buf, cap);
+	case F_SERVER:
+		return r->server;
+	case F_UP:
+		snprintf(buf, cap, "%llu", (unsigned long long)r->up);
+		return buf;
+	case F_DOWN:
+		snprintf(buf, cap, "%llu", (unsigned long long)r->down);
+		return buf;
+	case F_MS:
+		snprintf(buf, cap, "%lld", (long long)r->ms);
+		return buf;
+	case F_END:
+		return relay_end_name(r->end);
+	case F_HDR:
+		if (r->hdr == 0)
+			return NULL;
+		snprintf(buf, cap, "v%d%s", r->hdr & 3, !(r->hdr & HDR_LOCAL) ?
+		    "" : (r->hdr & 3) == 1 ? "-unknown" : "-local");
+		return buf;
+	case F_TLVS:
+		/* A comma list; json prints it as an array. */
+		buf[0] = '\0';
+		for (k = 0; k < NKINDS; k++)
+			if (r->tlvs & (1u << k)) {
+				if (buf[0] != '\0')
+					strlcat(buf, ",", cap);
+				strlcat(buf, tlv_kinds[k].name, cap);
+			}
+		return buf;
+	}
+	return NULL;
+}
+
+size_t
+relay_log_line(int fmt, const struct relay_logrec *r, char *buf, size_t cap)
+{
+	struct out o = { buf, 0, cap };
+	char v[PP_ADDRSTRLEN + 128], *p, *comma;
+	const char *s;
+	int i;
+
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	if (fmt == RELAY_LOG_JSON)
+		put(&o, "{", 1);
+	for (i = 0; i < F_N; i++) {
+		if (fmt == RELAY_LOG_TEXT && !fields[i].text)
+			continue;
+		s = value(r, i, v, sizeof(v));
+		if (fmt != RELAY_LOG_JSON) {
+			if (i > 0)
+				put(&o, " ", 1);
+			puts_(&o, fields[i].name);
+			put(&o, "=", 1);
+			if (fmt == RELAY_LOG_TEXT)
+				puts_(&o, s != NULL ? s : "-");
+			else
+				put_logfmt(&o, s != NULL ? s : "");
+			continue;
+		}
+		if (i > 0)
+			put(&o, ",", 1);
+		put(&o, "\"", 1);
+		puts_(&o, fields[i].name);
+		put(&o, "\":", 2);
+		if (s == NULL)
+			puts_(&o, "null");
+		else if (fields[i].kind == V_NUM)
+			puts_(&o, s);
+		else if (fields[i].kind == V_LIST) {
+			put(&o, "[", 1);
+			for (p = v; *p != '\0'; p = comma) {
+				if ((comma = strchr(p, ',')) != NULL)
+					*comma++ = '\0';
+				else
+					comma = p + strlen(p);
+				put(&o, p == v ? "\"" : ",\"", p == v ? 1 : 2);
+				put_json(&o, p);
+				put(&o, "\"", 1);
+			}
+			put(&o, "]", 1);
+		} else {
+			put(&o, "\"", 1);
+			put_json(&o, s);
+			put(&o, "\"", 1);
+		}
+	}
+	if (fmt == RELAY_LOG_JSON)
+		put(&o, "}", 1);
+	return o.len;
+}
