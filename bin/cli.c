@@ -355,15 +355,15 @@ cli_addr(const char *flag, const char *s, struct sockaddr_storage *sa)
 	const char *why = NULL;
 	socklen_t len;
 
-	if (pp_addr_parse(s, sa, &len, &why) != 0)
+	if (net_addr_parse(s, sa, &len, &why) != 0)
 		errx(EX_USAGE, "%s %s: %s", flag, s,
 		    why != NULL ? why : "bad address");
 }
 
 void
-cli_cidr(const char *flag, const char *s, struct pp_cidr *c)
+cli_cidr(const char *flag, const char *s, struct net_cidr *c)
 {
-	if (pp_cidr_parse(s, c) != 0)
+	if (net_cidr_parse(s, c) != 0)
 		errx(EX_USAGE, "%s %s: expected ADDR or ADDR/BITS "
 		    "(IPv4 or IPv6)", flag, s);
 }
@@ -851,12 +851,12 @@ cli_env(const struct pp_header *h, const struct sockaddr_storage *peer,
 	 */
 	if (peer != NULL) {
 		rpeer = *peer;
-		pp_addr_unmap(&rpeer);
+		net_addr_unmap(&rpeer);
 		peer = &rpeer;
 	}
 	if (local != NULL) {
 		rlocal = *local;
-		pp_addr_unmap(&rlocal);
+		net_addr_unmap(&rlocal);
 		local = &rlocal;
 	}
 
@@ -1170,7 +1170,7 @@ cli_listen(const char *flag, const char *arg, int flags, int backlog)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
 			    sizeof(zero));
 	}
-	if (bind(fd, (const struct sockaddr *)&sa, pp_addr_len(&sa)) == -1)
+	if (bind(fd, (const struct sockaddr *)&sa, net_addr_len(&sa)) == -1)
 		err(1, "%s %s: bind", flag, arg);
 	if (listen(fd, backlog) == -1)
 		err(1, "%s %s: listen", flag, arg);

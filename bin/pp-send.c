@@ -125,7 +125,7 @@ connect_to(const char *name, const struct sockaddr_storage *sa,
 	if ((s = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) == -1)
 		err(EX_UNAVAILABLE, "socket");
-	if (connect(s, (const struct sockaddr *)sa, pp_addr_len(sa)) == 0)
+	if (connect(s, (const struct sockaddr *)sa, net_addr_len(sa)) == 0)
 		goto done;
 	if (errno != EINPROGRESS)
 		err(EX_UNAVAILABLE, "%s", name);

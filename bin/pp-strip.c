@@ -192,11 +192,11 @@ main(int argc, char *argv[])
 	struct sockaddr_storage peer, local;
 	struct pp_header h, *hp = NULL;
 	const char *envpath = NULL;
-	char who[PP_ADDRSTRLEN + 16], text[PP_ADDRSTRLEN];
+	char who[NET_ADDRSTRLEN], text[32];
 	uint8_t *buf;
 	size_t ntrust = 0, prefix = 0;
 	int ch, accept, optional, quiet = 0, timeout_ms;
-	int maxhdr, have_peer, flags, r, port;
+	int maxhdr, have_peer, flags, r;
 
 	cli_init(argc, argv);
 	/* '+': the first operand is PROG; its own flags are its own. */
@@ -243,21 +243,13 @@ main(int argc, char *argv[])
 	 * from a header, so anyone could write it.
 	 */
 	have_peer = cli_endpoints(STDIN_FILENO, &peer, &local, NULL, NULL, 0);
-	if (have_peer && pp_addr_ntop(&peer, text, sizeof(text)) != NULL &&
-	    text[0] != '\0') {
-		port = pp_addr_port(&peer);
-		if (port >= 0 && peer.ss_family == AF_INET6)
-			snprintf(who, sizeof(who), "[%s]:%d", text, port);
-		else if (port >= 0)
-			snprintf(who, sizeof(who), "%s:%d", text, port);
-		else
-			snprintf(who, sizeof(who), "%s", text);
-	} else
-		snprintf(who, sizeof(who), "%s", have_peer ? "unix peer" :
-		    "stdin");
+	if (have_peer)
+		net_addr_format(&peer, who, sizeof(who));
+	else
+		snprintf(who, sizeof(who), "stdin");
 
 	memset(&h, 0, sizeof(h));
-	if (ntrust > 0 && !(have_peer && pp_cidr_match(rc.trust, ntrust,
+	if (ntrust > 0 && !(have_peer && net_cidr_match(rc.trust, ntrust,
 	    &peer))) {
 		/* spec 2: only trusted peers may speak for the client. */
 		if (!optional)

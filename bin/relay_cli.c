@@ -371,7 +371,7 @@ relay_main(int argc, char *argv[], int balance)
 		case 'i':
 			if (!balance)
 				usage();
-			/* DESIGN.md: a plain number is milliseconds here. */
+			/* A plain number is milliseconds here, as pp-balance(1) says. */
 			cf.check_ms = cli_duration("--check-interval", optarg,
 			    CLI_DUR_MS, 10, 3600000);
 			break;
