@@ -914,14 +914,6 @@ cli_env_clear(void)
 	}
 }
 
-/* What a connection's endpoints are, and where that was learned. */
-struct ends {
-	struct sockaddr_storage	src;
-	struct sockaddr_storage	dst;
-	int			transport;
-	const char		*from;
-};
-
 /* An IP address and port from text (brackets allowed), or -1. */
 static int
 ip_port(const char *ip, const char *port, struct sockaddr_storage *sa)
@@ -992,7 +984,7 @@ unix_named(const struct sockaddr_storage *sa)
  * socat's EXEC gives, has no addresses and does not count.
  */
 static int
-ends_from_socket(int fd, struct ends *e)
+ends_from_socket(int fd, struct cli_ends *e)
 {
 	socklen_t len;
 	int type;
@@ -1027,7 +1019,7 @@ ends_from_socket(int fd, struct ends *e)
 
 /* socat's EXEC and SYSTEM: SOCAT_PEERADDR and friends. */
 static int
-ends_from_socat(struct ends *e)
+ends_from_socat(struct cli_ends *e)
 {
 	const char *pa = getenv("SOCAT_PEERADDR");
 	const char *pp = getenv("SOCAT_PEERPORT");
@@ -1053,7 +1045,7 @@ ends_from_socat(struct ends *e)
 
 /* UCSPI: tcpserver, s6-tcpserver, s6-ipcserver. */
 static int
-ends_from_ucspi(struct ends *e)
+ends_from_ucspi(struct cli_ends *e)
 {
 	const char *proto = getenv("PROTO");
 	const char *rip, *rport, *lip, *lport;
@@ -1088,24 +1080,12 @@ ends_from_ucspi(struct ends *e)
 }
 
 int
-cli_endpoints(int fd, struct sockaddr_storage *remote,
-    struct sockaddr_storage *local, int *transport, const char **from,
-    int ucspi)
+cli_endpoints(int fd, struct cli_ends *e, int ucspi)
 {
-	struct ends e;
-
-	memset(&e, 0, sizeof(e));
-	e.transport = PP_V2_TRANS_STREAM;
-	if (!ends_from_socket(fd, &e) && !ends_from_socat(&e) &&
-	    !(ucspi && ends_from_ucspi(&e)))
-		return 0;
-	*remote = e.src;
-	*local = e.dst;
-	if (transport != NULL)
-		*transport = e.transport;
-	if (from != NULL)
-		*from = e.from;
-	return 1;
+	memset(e, 0, sizeof(*e));
+	e->transport = PP_V2_TRANS_STREAM;
+	return ends_from_socket(fd, e) || ends_from_socat(e) ||
+	    (ucspi && ends_from_ucspi(e));
 }
 
 /*

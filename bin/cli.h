@@ -160,13 +160,17 @@ void	cli_env_clear(void);
  * only when ucspi is set, UCSPI's PROTO=TCP with TCPREMOTEIP... or
  * PROTO=IPC with IPC*PATH.  A receiver must not pass ucspi: those names
  * are what an earlier pp-strip set from a header, so a sender's claim.
- * Returns 1 with remote, local, *transport (PP_V2_TRANS_*) and *from (a
- * name for messages) filled, or 0 when none says.  A variable that is
- * set but not an address exits 1 naming it.
+ * Returns 1 with *e filled (src is the remote end, dst the local one),
+ * or 0 when none says.  A variable that is set but not an address exits
+ * 1 naming it.
  */
-int	cli_endpoints(int fd, struct sockaddr_storage *remote,
-	    struct sockaddr_storage *local, int *transport, const char **from,
-	    int ucspi);
+struct cli_ends {
+	struct sockaddr_storage	src;
+	struct sockaddr_storage	dst;
+	int			transport;	/* PP_V2_TRANS_* */
+	const char		*from;		/* where it was learned */
+};
+int	cli_endpoints(int fd, struct cli_ends *e, int ucspi);
 
 /* cli_listen flags. */
 #define CLI_LISTEN_NONBLOCK	0x01	/* SOCK_NONBLOCK */

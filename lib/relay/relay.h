@@ -6,6 +6,17 @@
  * "first" algorithm.  One epoll loop per worker process; workers share
  * nothing on the data path (server counters and health state live in a
  * small shared mapping touched once per connection, not per byte).
+ *
+ * The map, one concern per file:
+ *   relay_master.c   the master: forks, restarts and signals the workers
+ *   relay_loop.c     one worker's loop and the data path, accept to close
+ *   relay_servers.c  server specs, the servers file, applying a new list
+ *   relay_lb.c       picking a server: the algorithms and their hashes
+ *   relay_health.c   health checks and what their results change
+ *   relay_limit.c    per client address limits
+ *   relay_stats.c    the shared counters and the /metrics responder
+ *   worker.h         the worker state those files share (private)
+ * Addresses and CIDR lists are lib/net/'s; headers are libproxyhdr's.
  */
 #ifndef RELAY_H
 #define RELAY_H

@@ -1,6 +1,7 @@
 /*
  * relay_lb.c - server selection: smooth weighted round robin, least
  * connections, source hash, Maglev, random with two choices, first.
+ * Pure computation over the list it is given: no I/O, no shared state.
  *
  * Everything a hash depends on (the client address, the server's name,
  * the order of the server list) is the same in every process given the

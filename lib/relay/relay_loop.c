@@ -1,6 +1,9 @@
 /*
- * relay_loop.c - the event loop of one worker: accept, read the PROXY
- * header, pick a server, connect, move bytes both ways, close.
+ * relay_loop.c - the event loop of one worker and its data path: accept,
+ * read the PROXY header, pick a server, connect, move bytes both ways,
+ * close.  Choosing the server, checking servers, reading the server list
+ * and serving /metrics are other files' (see relay.h); this one only
+ * calls them, so the path of a connection reads top to bottom here.
  *
  * Memory: a connection is one object from a free list.  Bytes are read
  * into one scratch buffer per worker and written straight on, so an idle
