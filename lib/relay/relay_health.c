@@ -1,7 +1,11 @@
 /*
- * relay_health.c - health checks with interval, rise and fall: a TCP
- * connect, and optionally a request and the reply expected to it
- * (check-send/check-expect, or check-http/check-status).
+ * relay_health.c - health checks with interval, rise and fall: one
+ * check's socket (relay_check_*): a TCP connect, and optionally a request
+ * and the reply expected to it (check-send/check-expect, or
+ * check-http/check-status); and the worker's schedule of checks and what
+ * their results change (health_*).  Only worker 0 checks; it publishes
+ * up/down in the shared mapping and the other workers follow.  Must not
+ * touch a client connection.
  *
  * A check is a non-blocking connect, then at most one send and a few
  * reads, all driven by the worker's epoll loop (edge-triggered: each edge
@@ -12,6 +16,7 @@
  * a v1 server gets a real TCP4/TCP6 line with the check socket's own
  * endpoints.  The header and the request leave in one send.
  */
+#include <sys/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -22,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "worker.h"
 
 /* Start a check: 0 in flight (s->chk_fd set), -1 failed at once. */
 int
@@ -34,7 +39,7 @@ relay_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&s->addr, pp_addr_len(&s->addr))
+	if (connect(fd, (struct sockaddr *)&s->addr, net_addr_len(&s->addr))
 	    == -1 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
@@ -168,7 +173,7 @@ relay_check_finish(struct relay_server *s)
 			n += snprintf((char *)buf + n, sizeof(buf) - (size_t)n,
 			    "GET %.*s HTTP/1.0\r\nHost: %s\r\n"
 			    "User-Agent: pp-balance\r\n\r\n", (int)k->send_len,
-			    (const char *)k->send, pp_addr_port(&s->addr) < 0 ?
+			    (const char *)k->send, s->addr.ss_family == AF_UNIX ?
 			    "localhost" : s->name);
 		else if (k->send_len > 0) {
 			memcpy(buf + n, k->send, k->send_len);
@@ -307,4 +312,92 @@ relay_check_valid(struct relay_server *s, const char **why)
 	if (k->status != 0 && !k->http)
 		return *why = "check-status needs check-http", -1;
 	return 0;
+}
+
+/* Tell every worker that s went up or down. */
+static void
+publish(struct relay_server *s, int up)
+{
+	s->up = up;
+	W.lb.dirty = 1;
+	if (s->st != NULL)
+		__atomic_store_n(&s->st->up, (uint32_t)up, __ATOMIC_RELAXED);
+	W.health_gen = __atomic_add_fetch(&W.sh->health_gen, 1,
+	    __ATOMIC_RELEASE);
+	wlog(0, "server %s is %s", s->name, up ? "up" : "down");
+}
+
+void
+health_result(struct relay_server *s, int ok)
+{
+	const struct relay_conf *cf = W.conf;
+
+	s->chk_next = W.now + cf->check_ms;
+	wlog(2, "check %s: %s", s->name, ok ? "ok" : "failed");
+	if (ok) {
+		s->fall_n = 0;
+		if (!s->up && ++s->rise_n >= cf->rise)
+			publish(s, 1);
+		return;
+	}
+	if (s->st != NULL)
+		__atomic_add_fetch(&s->st->check_fail, 1, __ATOMIC_RELAXED);
+	s->rise_n = 0;
+	if (s->up && ++s->fall_n >= cf->fall)
+		publish(s, 0);
+}
+
+void
+health_event(struct relay_server *s)
+{
+	int ok;
+
+	if ((ok = relay_check_finish(s)) != -1)
+		health_result(s, ok);
+}
+
+void
+health_run(void)
+{
+	struct epoll_event ev;
+	struct relay_server *s;
+	int i, to;
+
+	to = relay_check_timeout(W.conf);
+	for (i = 0; i < W.lb.n; i++) {
+		s = W.lb.srv[i];
+		if (!s->check)
+			continue;
+		if (s->chk_fd != -1 && W.now >= s->chk_deadline) {
+			relay_check_abort(s);
+			health_result(s, 0);
+		}
+		if (s->chk_fd == -1 && W.now >= s->chk_next) {
+			if (relay_check_start(s, W.now, to) == -1) {
+				health_result(s, 0);
+				continue;
+			}
+			/* Edge-triggered: connected, then each reply's bytes. */
+			ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
+			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
+		}
+	}
+}
+
+void
+health_sync(void)
+{
+	uint32_t g;
+	int i;
+
+	g = __atomic_load_n(&W.sh->health_gen, __ATOMIC_ACQUIRE);
+	if (g == W.health_gen)
+		return;
+	W.health_gen = g;
+	for (i = 0; i < W.lb.n; i++)
+		if (W.lb.srv[i]->st != NULL)
+			W.lb.srv[i]->up = (int)__atomic_load_n(
+			    &W.lb.srv[i]->st->up, __ATOMIC_RELAXED);
+	W.lb.dirty = 1;
 }

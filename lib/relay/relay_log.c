@@ -90,26 +90,6 @@ relay_log_tlvs(const struct pp_header *h)
 	return set;
 }
 
-char *
-relay_addrport(const struct sockaddr_storage *sa, char *buf, size_t cap)
-{
-	char a[PP_ADDRSTRLEN];
-	int port;
-
-	if (sa->ss_family == AF_UNSPEC)
-		return strlcpy(buf, "-", cap), buf;
-	if (pp_addr_ntop(sa, a, sizeof(a)) == NULL)
-		return strlcpy(buf, "?", cap), buf;
-	port = pp_addr_port(sa);
-	if (port < 0)
-		snprintf(buf, cap, "unix:%s", a);
-	else if (sa->ss_family == AF_INET6 && strchr(a, ':') != NULL)
-		snprintf(buf, cap, "[%s]:%d", a, port);
-	else
-		snprintf(buf, cap, "%s:%d", a, port);
-	return buf;
-}
-
 /* Appending to a line that is cut, never overrun, when it is full. */
 struct out {
 	char	*p;
@@ -203,9 +183,9 @@ value(const struct relay_logrec *r, int i, char *buf, size_t cap)
 
 	switch (i) {
 	case F_CLIENT:
-		return relay_addrport(r->client, buf, cap);
+		return net_addr_format(r->client, buf, cap);
 	case F_PEER:
-		return relay_addrport(r->peer, buf, cap);
+		return net_addr_format(r->peer, buf, cap);
 	case F_SERVER:
 		return r->server;
 	case F_UP:
@@ -243,7 +223,7 @@ size_t
 relay_log_line(int fmt, const struct relay_logrec *r, char *buf, size_t cap)
 {
 	struct out o = { buf, 0, cap };
-	char v[PP_ADDRSTRLEN + 128], *p, *comma;
+	char v[NET_ADDRSTRLEN + 128], *p, *comma;
 	const char *s;
 	int i;
 
