@@ -53,31 +53,14 @@ haproxy_run() {
 }
 
 nginx_run() {
-	need_cmd nginx
 	local port=$1 d=$T/nginx
-	mkdir -p "$d"
-	cat > "$d/nginx.conf" <<-EOF
-	worker_processes 1;
-	pid $d/nginx.pid;
-	error_log $d/error.log;
-	events { worker_connections 64; }
-	http {
-		access_log off;
-		client_body_temp_path $d/body;
-		proxy_temp_path $d/proxy;
-		fastcgi_temp_path $d/fastcgi;
-		uwsgi_temp_path $d/uwsgi;
-		scgi_temp_path $d/scgi;
-		server {
-			listen 127.0.0.1:$port proxy_protocol;
-			location / {
-				default_type text/plain;
-				return 200 "\$proxy_protocol_addr:\$proxy_protocol_port";
-			}
+	nginx_http "$d" "server {
+		listen 127.0.0.1:$port proxy_protocol;
+		location / {
+			default_type text/plain;
+			return 200 \"\$proxy_protocol_addr:\$proxy_protocol_port\";
 		}
-	}
-	EOF
-	start_bg nginx nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
+	}"
 	wait_listen "$port" 10 || { cat "$T/nginx.err" "$d/error.log" >&2; return 1; }
 }
 

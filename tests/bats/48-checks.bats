@@ -133,34 +133,17 @@ redis_run() {
 	need_cmd nginx curl
 	local d=$BATS_TEST_TMPDIR/nginx n1 n2 n3
 	n1=$(free_port) n2=$(free_port) n3=$(free_port)
-	mkdir -p "$d"
-	# The worker must see the test's directory (-f): our user, not nobody.
-	cat > "$d/nginx.conf" <<-EOF
-	user $(id -un);
-	worker_processes 1;
-	pid $d/nginx.pid;
-	error_log $d/error.log;
-	events { worker_connections 64; }
-	http {
-		access_log off;
-		client_body_temp_path $d/body;
-		proxy_temp_path $d/proxy;
-		fastcgi_temp_path $d/fastcgi;
-		uwsgi_temp_path $d/uwsgi;
-		scgi_temp_path $d/scgi;
-		server {
-			listen 127.0.0.1:$n1;
-			listen 127.0.0.1:$n2;
-			listen 127.0.0.1:$n3;
-			location = /health {
-				if (-f $d/down) { return 503; }
-				return 200 "ok\n";
-			}
-			location = /teapot { return 418; }
+	# /health reads the test's directory (-f): nginx_http's worker can.
+	nginx_http "$d" "server {
+		listen 127.0.0.1:$n1;
+		listen 127.0.0.1:$n2;
+		listen 127.0.0.1:$n3;
+		location = /health {
+			if (-f $d/down) { return 503; }
+			return 200 \"ok\\n\";
 		}
-	}
-	EOF
-	start_bg nginx nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
+		location = /teapot { return 418; }
+	}"
 	wait_listen "$n3" 10 || { cat "$d/error.log" >&2; return 1; }
 	balance b --check-interval 100 --fall 2 --rise 2 \
 		-s "127.0.0.1:$n1,check-http=/health" \

@@ -464,6 +464,35 @@ def hold(args):
 ' "$@"
 }
 
+# nginx_http DIR SERVER...: nginx in the foreground (start_bg nginx)
+# with an http block holding the SERVER blocks given, every file it
+# writes inside DIR (PEERS.md).  As root its worker runs as root too, so
+# it can read the test's directory.  The caller waits for its port.
+nginx_http() {
+	need_cmd nginx
+	local d=$1
+	shift
+	mkdir -p "$d"
+	{
+		[ "$(id -u)" -ne 0 ] || echo "user root;"
+		cat <<-EOF
+		worker_processes 1;
+		pid $d/nginx.pid;
+		error_log $d/error.log;
+		events { worker_connections 64; }
+		http {
+		access_log off;
+		client_body_temp_path $d/body;
+		proxy_temp_path $d/proxy;
+		fastcgi_temp_path $d/fastcgi;
+		uwsgi_temp_path $d/uwsgi;
+		scgi_temp_path $d/scgi;
+		EOF
+		printf '%s\n' "$@" "}"
+	} > "$d/nginx.conf"
+	start_bg nginx nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
+}
+
 # listen_port: the same as free_port (an older name).
 listen_port() {
 	free_port
