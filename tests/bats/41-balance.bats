@@ -240,14 +240,10 @@ setup() {
 }
 
 @test "health checks send LOCAL to a v2 server and a real TCP4 line to a v1 server" {
-	local k
-	for k in 1 2; do
-		: > "$BATS_TEST_TMPDIR/cap$k"
-		start_on_port "P$k" "cap$k" socat -u \
-			"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
-			"OPEN:$BATS_TEST_TMPDIR/cap$k,creat,append"
-	done
-	balance b --check-interval 100 -s "127.0.0.1:$P1,send-proxy-v2,check" \
+	capture_servers 2
+	# No probe connection: its header would reach cap1 too.
+	quiet_start b pp-balance -l 127.0.0.1:@PORT@ --check-interval 100 \
+		-s "127.0.0.1:$P1,send-proxy-v2,check" \
 		-s "127.0.0.1:$P2,send-proxy,check"
 	# A whole v2 header (16 bytes at least) and a whole v1 line.
 	wait_for 10 sh -c "[ \$(stat -c %s $BATS_TEST_TMPDIR/cap1) -ge 16 ] &&

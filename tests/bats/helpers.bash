@@ -493,6 +493,29 @@ nginx_http() {
 	start_bg nginx nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
 }
 
+# capture_servers N: servers cap1..capN on ports P1..PN that append all
+# they receive, connection after connection, to $BATS_TEST_TMPDIR/capK.
+capture_servers() {
+	local k
+	for ((k = 1; k <= $1; k++)); do
+		: > "$BATS_TEST_TMPDIR/cap$k"
+		start_on_port "P$k" "cap$k" socat -u \
+			"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
+			"OPEN:$BATS_TEST_TMPDIR/cap$k,creat,append"
+	done
+}
+
+# quiet_start NAME ARGS...: a daemon on 127.0.0.1:@PORT@ (a free port,
+# in QPORT) waited for without connecting to it, so that nothing but its
+# own traffic (health checks) reaches its servers.
+quiet_start() {
+	local name=$1
+	shift
+	QPORT=$(free_port)
+	start_bg "$name" "${@//@PORT@/$QPORT}"
+	wait_listen "$QPORT"
+}
+
 # listen_port: the same as free_port (an older name).
 listen_port() {
 	free_port
