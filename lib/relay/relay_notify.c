@@ -28,7 +28,7 @@
 #define STATUS_MS	1000		/* STATUS= at most this often */
 
 static int64_t	wd_last = -1;		/* the last WATCHDOG=1, ms */
-static int64_t	st_last = -1;		/* the last STATUS= */
+static int64_t	st_last = -1;		/* the last look at the summary */
 static char	st_text[128];
 
 static void
@@ -132,12 +132,13 @@ relay_notify_tick(const struct relay_conf *cf, const struct relay_shared *sh,
 		wd_last = now;
 		send_msg(cf->notify_path, "WATCHDOG=1");
 	}
+	/* Looked at once a second, not on every loop of a busy worker. */
 	if (st_last >= 0 && now - st_last < STATUS_MS)
 		return;
+	st_last = now;
 	summary(sh, draining, text, sizeof(text));
 	if (strcmp(text, st_text) == 0)
 		return;
-	st_last = now;
 	strlcpy(st_text, text, sizeof(st_text));
 	relay_notify(cf, "STATUS=%s", text);
 }
