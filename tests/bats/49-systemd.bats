@@ -11,6 +11,7 @@ EX=$PP_TOP/examples/systemd
 
 setup() {
 	need_cmd python3 socat systemd-socket-activate
+	sa_env
 }
 
 teardown() {
@@ -24,6 +25,16 @@ teardown() {
 	stop_all
 }
 
+# systemd-socket-activate gives its program only the variables named
+# with -E: NOTIFY_SOCKET, and the sanitizers' options when set.
+sa_env() {
+	local v
+	SA_ENV=(-E NOTIFY_SOCKET)
+	for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+		[ -z "${!v:-}" ] || SA_ENV+=(-E "$v")
+	done
+}
+
 # backend: a server answering "served" to each line, on SPORT.
 backend() {
 	start_on_port SPORT s1 socat \
@@ -32,11 +43,12 @@ backend() {
 }
 
 # notify SOCKET ARGS... ';' STEPS...: notify.py with its program's pid
-# in prog.pid, bounded; its events in $output.
+# in prog.pid, bounded; its events in $output, the program's messages in
+# $stderr.
 notify() {
 	local sock=$1
 	shift
-	run timeout 40 python3 "$PP_TOP/tests/fixtures/notify.py" "$sock" \
+	run --separate-stderr timeout 40 python3 "$PP_TOP/tests/fixtures/notify.py" "$sock" \
 		"$BATS_TEST_TMPDIR/prog.pid" -- "$@"
 }
 
@@ -75,7 +87,7 @@ before() {
 	local port
 	port=$(free_port)
 	notify "$BATS_TEST_TMPDIR/notify.sock" \
-		systemd-socket-activate -l "127.0.0.1:$port" -E NOTIFY_SOCKET \
+		systemd-socket-activate "${SA_ENV[@]}" -l "127.0.0.1:$port" \
 		pp-balance -s "127.0.0.1:$SPORT,check" --check-interval 200 \; \
 		"serve:$port" expect:STATUS= hup expect:READY=1 quit \
 		expect:STOPPING=1 wait
@@ -98,7 +110,7 @@ before() {
 	local port
 	port=$(free_port)
 	notify "@pp-test-$$-$BATS_TEST_NUMBER" \
-		systemd-socket-activate -l "127.0.0.1:$port" -E NOTIFY_SOCKET \
+		systemd-socket-activate "${SA_ENV[@]}" -l "127.0.0.1:$port" \
 		pp-relay -c "127.0.0.1:$SPORT" -w 2 \; \
 		"serve:$port" hup expect:READY=1 "serve:$port" quit \
 		expect:STOPPING=1 wait
@@ -107,7 +119,7 @@ before() {
 	before '^notify RELOADING=1' '^notify STOPPING=1'
 	# One READY at start, one after the reload: the workers say nothing.
 	[ "$(grep -c '^notify READY=1$' <<< "$output")" -eq 2 ]
-	[ "$(grep -c '^notify STOPPING=1$' <<< "$output")" -eq 1 ]
+	assert_eq "$(grep -c '^notify STOPPING=1$' <<< "$output")" 1
 	assert_contains "$output" "exit 0"
 }
 
@@ -117,7 +129,7 @@ before() {
 	port=$(free_port)
 	# A 600 ms watchdog: pings every 300 ms while all is well.
 	notify "$BATS_TEST_TMPDIR/notify.sock" \
-		systemd-socket-activate -l "127.0.0.1:$port" -E NOTIFY_SOCKET \
+		systemd-socket-activate "${SA_ENV[@]}" -l "127.0.0.1:$port" \
 		-E WATCHDOG_USEC=600000 \
 		pp-balance -s "127.0.0.1:$SPORT" -w 2 \; \
 		"serve:$port" expect:WATCHDOG=1 expect:WATCHDOG=1 stop:1 \
@@ -135,7 +147,7 @@ before() {
 	backend
 	local port
 	port=$(free_port)
-	start_bg b systemd-socket-activate -l "127.0.0.1:$port" \
+	start_bg b systemd-socket-activate "${SA_ENV[@]:2}" -l "127.0.0.1:$port" \
 		pp-balance -s "127.0.0.1:$SPORT"
 	wait_port 127.0.0.1 "$port"
 	run -0 sh -c "printf 'hi\n' | timeout 5 socat -t 2 - TCP:127.0.0.1:$port"
