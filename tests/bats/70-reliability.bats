@@ -10,6 +10,9 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# The loads are bounded by their own timeouts, up to 120 s each.
+test_timeout 300
+
 setup_file() {
 	build_test_tools
 	# Under ASan: libbsd's one-time setproctitle allocation is not ours.

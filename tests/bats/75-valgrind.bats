@@ -8,6 +8,10 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# Memcheck is slow: the test's own bounds (two loads of 120 s, waits of
+# 30 s) add up to about six minutes.
+test_timeout 420
+
 setup_file() {
 	build_test_tools
 }

@@ -14,6 +14,17 @@ TEST_TOOLS=$BATS_TEST_DIRNAME/../tools
 PATH=$PP_BIN:$PATH
 export PP_BIN PP_TOP PATH
 
+# A hung test fails after this many seconds instead of holding up the
+# run (bats 1.7 and later).  A suite that is slow by nature asks for more
+# with test_timeout after `load helpers`.
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
+
+# test_timeout SECONDS: the bound for this file's tests, unless the
+# environment already gave a larger one.
+test_timeout() {
+	[ "$BATS_TEST_TIMEOUT" -ge "$1" ] || BATS_TEST_TIMEOUT=$1
+}
+
 # Pids of everything the current test started; teardown kills them.
 PP_PIDS=()
 
