@@ -9,6 +9,7 @@
 
 PP_BIN=${PP_BIN:-$BATS_TEST_DIRNAME/../../build/bin}
 PP_TOP=${PP_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+# shellcheck disable=SC2034 # read by the suites
 FIXTURES=$BATS_TEST_DIRNAME/../fixtures
 TEST_TOOLS=$BATS_TEST_DIRNAME/../tools
 PATH=$PP_BIN:$PATH
@@ -70,7 +71,7 @@ start_bg() {
 #   --file    first write TEMPLATE to OUT with @PORT@ filled in, and @DIR@
 #             as $BATS_TEST_TMPDIR (a configuration file)
 start_on_port() {
-	local _listen= _tmpl= _out= _var _name _port _i _j _pv
+	local _listen='' _tmpl='' _out='' _var _name _port _i _j _pv
 	while :; do
 		case $1 in
 		--listen) _listen=1; shift ;;
