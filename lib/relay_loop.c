@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@
 
 enum { C_HDR, C_CONN, C_RELAY };
 enum { T_HDR, T_CONN, T_IDLE, T_NKIND };
-enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL };
+enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_CTL };
 
 struct obj {
 	int		type;
@@ -143,6 +144,7 @@ struct worker {
 	int64_t		now;
 	struct relay_lb	lb;
 	struct relay_limit *limit;
+	struct relay_ctl *ctl;		/* the control socket, without master */
 	uint8_t		*scratch;
 	struct conn	*free;
 	struct conn	*dead;		/* closed during this batch */
@@ -160,8 +162,9 @@ struct worker {
 	int64_t		drain_end;
 	struct obj	lobj[RELAY_MAXLISTEN];
 	int		nlisten;
-	struct obj	stats, sig;
+	struct obj	stats, sig, ctlo;
 	uint32_t	health_gen;
+	uint32_t	ctl_gen;	/* of sh->ctl_gen, as last taken */
 	struct relay_server *retired;
 	int64_t		tick;
 	int		emfile_logged;
@@ -1208,7 +1211,7 @@ next_timeout(void)
 		for (i = 0; i < W.lb.n; i++) {
 			struct relay_server *s = W.lb.srv[i];
 
-			if (!s->check)
+			if (!s->check || relay_ctl_nocheck(s))
 				continue;
 			d = s->chk_fd == -1 ? s->chk_next : s->chk_deadline;
 			if (d < t)
@@ -1225,6 +1228,7 @@ publish(struct relay_server *s, int up)
 	W.lb.dirty = 1;
 	if (s->st != NULL)
 		__atomic_store_n(&s->st->up, (uint32_t)up, __ATOMIC_RELAXED);
+	relay_ctl_changed(s);
 	W.health_gen = __atomic_add_fetch(&W.sh->health_gen, 1,
 	    __ATOMIC_RELEASE);
 	wlog(0, "server %s is %s", s->name, up ? "up" : "down");
@@ -1236,6 +1240,7 @@ check_result(struct relay_server *s, int ok)
 	const struct relay_conf *cf = W.conf;
 
 	s->chk_next = W.now + cf->check_ms;
+	relay_ctl_checked(s, ok);
 	wlog(2, "check %s: %s", s->name, ok ? "ok" : "failed");
 	if (ok) {
 		s->fall_n = 0;
@@ -1264,6 +1269,14 @@ checks_run(void)
 		s = W.lb.srv[i];
 		if (!s->check)
 			continue;
+		/* maint, or health disabled (the server counts as up). */
+		if (relay_ctl_nocheck(s)) {
+			relay_check_abort(s);
+			s->rise_n = s->fall_n = 0;
+			if (s->hoff && !s->up)
+				publish(s, 1);
+			continue;
+		}
 		if (s->chk_fd != -1 && W.now >= s->chk_deadline) {
 			relay_check_abort(s);
 			check_result(s, 0);
@@ -1294,6 +1307,22 @@ health_sync(void)
 		if (W.lb.srv[i]->st != NULL)
 			W.lb.srv[i]->up = (int)__atomic_load_n(
 			    &W.lb.srv[i]->st->up, __ATOMIC_RELAXED);
+	W.lb.dirty = 1;
+}
+
+/* What the control socket set, in the shared slots. */
+static void
+ctl_sync(void)
+{
+	uint32_t g;
+	int i;
+
+	g = __atomic_load_n(&W.sh->ctl_gen, __ATOMIC_ACQUIRE);
+	if (g == W.ctl_gen)
+		return;
+	W.ctl_gen = g;
+	for (i = 0; i < W.lb.n; i++)
+		relay_ctl_pull(W.lb.srv[i]);
 	W.lb.dirty = 1;
 }
 
@@ -1330,6 +1359,7 @@ servers_use(struct relay_server **nw, int n)
 			    __ATOMIC_RELAXED);
 		else if (s->st != NULL)
 			__atomic_store_n(&s->st->up, 1, __ATOMIC_RELAXED);
+		relay_ctl_attach(s);	/* a state set at run time stays */
 	}
 	for (j = 0; j < W.lb.n; j++) {
 		if (keep[j])
@@ -1736,6 +1766,16 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.stats.fd, &ev);
 	} else if (cf->stats_fd != -1)
 		close(cf->stats_fd);
+	/* Without a master, the worker serves the control socket. */
+	if (cf->ctl_fd != -1) {
+		if ((W.ctl = relay_ctl_new(cf, sh)) == NULL)
+			return 1;
+		W.ctlo.type = O_CTL;
+		W.ctlo.fd = relay_ctl_fd(W.ctl);
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)(uintptr_t)&W.ctlo | TAG_OBJ;
+		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.ctlo.fd, &ev);
+	}
 	title();
 
 	for (;;) {
@@ -1765,6 +1805,8 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 				stats_io((struct statcl *)(void *)o);
 			else if (o->type == O_SIGNAL)
 				on_signal();
+			else if (o->type == O_CTL)
+				relay_ctl_run(W.ctl, W.lb.srv, W.lb.n);
 		}
 		run_ready();
 		expire();
@@ -1772,12 +1814,15 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		free_dead();
 		if (W.retired != NULL)
 			servers_reap();
+		ctl_sync();
 		if (id == 0)
 			checks_run();
 		else
 			health_sync();
 		if (W.now >= W.tick) {
 			W.tick = W.now + 1000;
+			if (W.ctl != NULL)	/* its clients' timeouts */
+				relay_ctl_run(W.ctl, W.lb.srv, W.lb.n);
 			if (W.limit != NULL)
 				relay_limit_sweep(W.limit, W.now);
 			if (W.nconns != last_conns) {
@@ -1797,7 +1842,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 }
 
 /* The master's signals, one flag each: a later one never hides another. */
-static volatile sig_atomic_t sig_hup, sig_stop, sig_chld, sig_usr1;
+static volatile sig_atomic_t sig_hup, sig_stop, sig_chld, sig_usr1, sig_alrm;
 
 static void
 on_sig(int sig)
@@ -1813,7 +1858,8 @@ on_sig(int sig)
 		sig_usr1 = 1;
 		break;
 	case SIGALRM:
-		break;		/* the tick: wakes sigsuspend */
+		sig_alrm = 1;	/* the tick: wakes sigsuspend */
+		break;
 	default:		/* SIGTERM, SIGINT, SIGQUIT */
 		sig_stop = 1;
 	}
@@ -1832,6 +1878,10 @@ worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
 	if ((pid = fork()) != 0)
 		return pid;
 	signal(SIGCHLD, SIG_DFL);
+	/* The master's control socket and clients are not the worker's. */
+	relay_ctl_free(cf->ctl);
+	cf->ctl = NULL;
+	cf->ctl_fd = -1;
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
 		_exit(0);
 	_exit(worker_run(cf, sh, i));
@@ -1923,6 +1973,8 @@ relay_run(struct relay_conf *cf)
 		sigaddset(&mask, sigs[k]);
 	}
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	if (cf->ctl_fd != -1 && (cf->ctl = relay_ctl_new(cf, sh)) == NULL)
+		return 1;
 	for (i = 0; i < cf->workers; i++) {
 		born[i] = now_ms();
 		pause_ms[i] = again[i] = 0;
@@ -1932,7 +1984,15 @@ relay_run(struct relay_conf *cf)
 	setitimer(ITIMER_REAL, &tick, NULL);
 	setproctitle("master, %d workers", cf->workers);
 	for (;;) {
-		sigsuspend(&old);
+		/* The control socket, or signals (the tick among them). */
+		if (cf->ctl != NULL) {
+			struct pollfd pfd = { relay_ctl_fd(cf->ctl), POLLIN, 0 };
+
+			if (ppoll(&pfd, 1, NULL, &old) > 0 || sig_alrm)
+				relay_ctl_run(cf->ctl, cf->good, cf->ngood);
+			sig_alrm = 0;
+		} else
+			sigsuspend(&old);
 		now = now_ms();
 		if (sig_stop && !stopping) {
 			stopping = 1;
