@@ -455,7 +455,7 @@ set_server(struct relay_ctl *c, struct ctlcl *k, char **av, int ac)
 	if (ac != 5 || (strcmp(av[3], "state") != 0 &&
 	    strcmp(av[3], "weight") != 0))
 		return say(k, "error: expected set server ADDR state "
-		    "ready|drain|maint, or set server ADDR weight N\n");
+		    "ready|drain|maint, or set server ADDR weight N|list\n");
 	if ((s = find_server(c, k, av[2], &st)) == NULL)
 		return 0;
 	if (strcmp(av[3], "state") == 0) {
@@ -474,14 +474,21 @@ set_server(struct relay_ctl *c, struct ctlcl *k, char **av, int ac)
 		}
 		return say(k, "ok\n");
 	}
+	/* "list": the list's weight again, and at the next reload too. */
 	errno = 0;
-	v = strtol(av[4], &end, 10);
-	if (*av[4] == '\0' || *end != '\0' || v < 1 || v > 1000)
-		return say(k, "error: weight %s: expected 1 to 1000\n", av[4]);
+	v = strcmp(av[4], "list") == 0 ? 0 : strtol(av[4], &end, 10);
+	if (v == 0 && strcmp(av[4], "list") != 0)
+		v = -1;
+	else if (v != 0 && (*av[4] == '\0' || *end != '\0'))
+		v = -1;
+	if (v < 0 || v > 1000)
+		return say(k, "error: weight %s: expected 1 to 1000, or list\n",
+		    av[4]);
 	old = LD(st->wset) ? (int)LD(st->wset) : (int)LD(st->wfile);
 	ST(st->wset, (uint32_t)v);
 	changed(c, st);
-	ctl_log(c, "control: server %s weight %ld (was %d)", s->name, v, old);
+	ctl_log(c, "control: server %s weight %ld (was %d)", s->name,
+	    v != 0 ? v : (long)LD(st->wfile), old);
 	return say(k, "ok\n");
 }
 
@@ -512,7 +519,7 @@ static const char help_text[] =
 "show servers [json]                  one line per server\n"
 "show stat                            the counters, as /metrics has them\n"
 "set server ADDR state ready|drain|maint\n"
-"set server ADDR weight N             1 to 1000, until set again\n"
+"set server ADDR weight N|list        1 to 1000, or the list's again\n"
 "disable health ADDR                  stop checks; the server counts as up\n"
 "enable health ADDR                   checks again\n"
 "quit                                 close this connection\n";

@@ -211,7 +211,9 @@ fds_are() {
 	run -0 ctl "set server 127.0.0.1:$B_port weight 0" \
 		"set server 127.0.0.1:$B_port weight 1001" \
 		"set server 127.0.0.1:$B_port weight x"
-	assert_eq "$(grep -c '^error: weight .*: expected 1 to 1000$' <<< "$output")" 3
+	assert_eq "$(grep -c '^error: weight .*: expected 1 to 1000, or list$' <<< "$output")" 3
+	assert_eq "$(ctl "set server 127.0.0.1:$B_port weight list")" ok
+	assert_eq "$(field "127.0.0.1:$B_port" weight)" 1
 }
 
 @test "the weight and state show in /metrics" {
