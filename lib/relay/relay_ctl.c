@@ -125,15 +125,6 @@ relay_ctl_changed(struct relay_server *s)
 
 /* The serving side. */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ctl_log(struct relay_ctl *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -708,7 +699,7 @@ relay_ctl_run(struct relay_ctl *c, struct relay_server *const *srv, int n)
 	struct ctlcl *k;
 	int i, j, nev;
 
-	c->now = mono_ms();
+	c->now = relay_now_ms();
 	c->srv = srv;
 	c->nsrv = n;
 	if (c->lpaused && c->now >= c->lresume) {
