@@ -43,26 +43,6 @@ accepted() {
 	echo "${a:-0}"
 }
 
-# echo_server NAME: a pp-echo on a free port ($NAME_port).
-echo_server() {
-	local name=$1 port try i pid
-	for ((try = 0; try < 5; try++)); do
-		port=$(free_port)
-		start_bg "$name" "$TOOLS/pp-echo" -l "127.0.0.1:$port" \
-			-n "$name" -s "$BATS_TEST_TMPDIR/$name.stats"
-		pid=${PP_PIDS[-1]}
-		for ((i = 0; i < 100; i++)); do
-			if [ -s "$BATS_TEST_TMPDIR/$name.out" ]; then
-				printf -v "${name}_port" '%s' "$port"
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-	done
-	return 1
-}
-
 # balance ARGS...: pp-balance with the control socket on a free port
 # (BPORT), waited for.
 balance() {
