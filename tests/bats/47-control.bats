@@ -19,6 +19,19 @@ setup() {
 	CTL=$BATS_TEST_TMPDIR/ctl.sock
 }
 
+# Built with ASan and UBSan, a report in the daemon's stderr fails the test.
+teardown() {
+	stop_all
+	local f
+	for f in "$BATS_TEST_TMPDIR"/b.err "$BATS_TEST_TMPDIR"/r.err; do
+		[ -f "$f" ] || continue
+		if grep -E 'Sanitizer|runtime error|^==[0-9]+==' "$f" >&2; then
+			echo "sanitizer report in $f" >&2
+			return 1
+		fi
+	done
+}
+
 # ctl LINE...: the lines to the control socket, the answer on stdout.
 ctl() {
 	printf '%s\n' "$@" | timeout 10 socat -t 5 - "UNIX-CONNECT:$CTL"
