@@ -489,6 +489,10 @@ relay_main(int argc, char *argv[], int balance)
 			if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0')
 				errx(EX_USAGE, "--control %s: expected unix:PATH",
 				    optarg);
+			/* Anyone may connect to an abstract name: no mode. */
+			if (optarg[5] == '@')
+				errx(EX_USAGE, "--control %s: an abstract socket "
+				    "has no permissions: give a path", optarg);
 			ctl_arg = optarg;
 			break;
 		case OPT_DENY:

@@ -119,6 +119,9 @@ fds_are() {
 	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2 \
 		--control 127.0.0.1:3
 	assert_contains "$stderr" "--control 127.0.0.1:3: expected unix:PATH"
+	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2 \
+		--control unix:@ctl
+	assert_contains "$stderr" "an abstract socket has no permissions"
 	echo_server e1
 	balance -s "127.0.0.1:$e1_port"
 	assert_eq "$(stat -c %a "$CTL")" 600
