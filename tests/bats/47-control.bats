@@ -411,6 +411,36 @@ time.sleep(30)
 	probes 10
 }
 
+@test "a client that holds the socket, or never reads its answers, stalls no other client" {
+	echo_server A
+	balance -w 2 -s "127.0.0.1:$A_port"
+	start_bg hog python3 -c '
+import signal, socket, sys, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+half = socket.socket(socket.AF_UNIX)
+half.connect(sys.argv[1])
+half.send(b"show ser")                  # half a line, then silence
+deaf = socket.socket(socket.AF_UNIX)
+deaf.connect(sys.argv[1])
+deaf.setblocking(False)
+n = 0
+try:
+    for n in range(100000):             # answers it never reads
+        deaf.send(b"show stat\n")
+except OSError:
+    pass
+print("hogging", n, flush=True)
+time.sleep(30)
+' "$CTL"
+	wait_for 20 grep -q '^hogging' "$BATS_TEST_TMPDIR/hog.out"
+	cat "$BATS_TEST_TMPDIR/hog.out" >&3
+	run -0 ctl "show info"
+	assert_contains "$output" "name=pp-balance"
+	assert_eq "$(ctl "set server 127.0.0.1:$A_port state drain")" ok
+	assert_eq "$(field "127.0.0.1:$A_port" state)" drain
+	stop_pid "$hog_pid"
+}
+
 @test "a line longer than 1023 bytes gets an error and the connection ends" {
 	echo_server A
 	balance -s "127.0.0.1:$A_port"
