@@ -49,29 +49,6 @@ counter() {
 	awk -v k="$1" '$1 == k { print $2 }' "$2"
 }
 
-# echo_server NAME [ARGS]: a pp-echo on a free port ($NAME_port); if the
-# bind fails all the same, another port is tried.
-echo_server() {
-	local name=$1 port try i pid
-	shift
-	for ((try = 0; try < 5; try++)); do
-		port=$(free_port)
-		start_bg "$name" "$TOOLS/pp-echo" -l "127.0.0.1:$port" \
-			-n "$name" -s "$BATS_TEST_TMPDIR/$name.stats" "$@"
-		pid=${PP_PIDS[-1]}
-		for ((i = 0; i < 100; i++)); do
-			if [ -s "$BATS_TEST_TMPDIR/$name.out" ]; then
-				printf -v "${name}_port" '%s' "$port"
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		cat "$BATS_TEST_TMPDIR/$name.err" >&2
-	done
-	return 1
-}
-
 # stop_clean NAME: SIGTERM the daemon started as NAME; it must exit 0
 # within its grace period (-g 1) and its stderr must hold no sanitizer
 # report (the suite also runs built with ASan+UBSan: leaks show at exit).
