@@ -38,6 +38,7 @@
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
 	OPT_CHECK_TIMEOUT,
+	OPT_CONTROL,
 	OPT_DENY,
 	OPT_LOG_FORMAT,
 	OPT_PER_IP,
@@ -49,6 +50,7 @@ static const struct option longopts[] = {
 	{ "allow",		required_argument,	NULL, 'A' },
 	{ "balance",		required_argument,	NULL, 'b' },
 	{ "connect",		required_argument,	NULL, 'c' },
+	{ "control",		required_argument,	NULL, OPT_CONTROL },
 	{ "crc32c",		no_argument,		NULL, 'C' },
 	{ "deny",		required_argument,	NULL, OPT_DENY },
 	{ "drop-tlv",		required_argument,	NULL, 'D' },
@@ -92,17 +94,19 @@ static const char relay_usage[] =
 "\t[-t CIDR]... [-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]...\n"
 "\t[-D TYPE]... [-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS]\n"
 "\t[-g SECONDS] [-M N] [--max-conns-per-ip N] [-r N/SECONDS]\n"
-"\t[--usesrc clientip] [-S ADDR] [-w N] [-u USER] [-F PIDFILE]\n"
-"\t[--log-format text|logfmt|json]\n";
+"\t[--usesrc clientip] [-S ADDR] [--control unix:PATH] [-w N] [-u USER]\n"
+"\t[-F PIDFILE] [--log-format text|logfmt|json]\n";
 
 static const char balance_usage[] =
 "usage: pp-balance -l LISTEN -s SERVER... | -f FILE [-CoPqvV]\n"
 "\t[-b roundrobin|leastconn|source|maglev|random|first] [-i MS]\n"
-"\t[--check-timeout MS] [-K N] [-k N] [-R N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
-"\t[-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]... [-D TYPE]...\n"
+"\t[--check-timeout MS] [-K N] [-k N] [-R N] [-S ADDR] [-a[v1|v2|any]]\n"
+"\t[-p[v1|v2]] [-t CIDR]... [-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]...\n"
+"\t[-D TYPE]...\n"
 "\t[-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS] [-M N]\n"
-"\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip] [-w N]\n"
-"\t[-u USER] [-F PIDFILE] [--log-format text|logfmt|json]\n"
+"\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip]\n"
+"\t[--control unix:PATH] [-w N] [-u USER] [-F PIDFILE]\n"
+"\t[--log-format text|logfmt|json]\n"
 "SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
 "\t[,maxconn=N][,check-send=STR][,check-expect=STR]\n"
 "\t[,check-http=PATH][,check-status=N]\n";
@@ -133,6 +137,9 @@ static const char options_help[] =
 "  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
 "  --usesrc clientip          connect upstream from the client's address\n"
 "  -S, --stats ADDR           Prometheus text at http://ADDR/metrics\n"
+"  --control unix:PATH        a control socket (mode 0600): show servers,\n"
+"                             set server ADDR state ready|drain|maint ...\n"
+"                             (type help on it)\n"
 "  -w, --workers N            worker processes sharing the port (1 to 64,\n"
 "                             default 1)\n"
 "  -u, --user USER            drop privileges to USER after binding\n"
@@ -246,6 +253,28 @@ listen_on(const char *flag, const char *arg)
 	    CLI_LISTEN_REUSEPORT, 4096);
 }
 
+/*
+ * The control socket: mode 0600 from the start (the umask covers the
+ * bind, so there is no moment with wider access), owned by the user of
+ * -u, who runs the process that serves it.
+ */
+static int
+control_on(const char *arg, const char *user)
+{
+	struct passwd *pw = NULL;
+	mode_t old;
+	int fd;
+
+	if (user != NULL && (pw = getpwnam(user)) == NULL)
+		errx(EX_USAGE, "-u %s: no such user", user);
+	old = umask(0177);
+	fd = cli_listen("--control", arg, CLI_LISTEN_NONBLOCK, 64);
+	umask(old);
+	if (pw != NULL && chown(arg + 5, pw->pw_uid, pw->pw_gid) == -1)
+		err(1, "--control %s: chown", arg);
+	return fd;
+}
+
 static int
 is_listener(int fd)
 {
@@ -336,6 +365,7 @@ relay_main(int argc, char *argv[], int balance)
 	struct cli_recv rcv;
 	const char *listen_arg = NULL, *upstream = NULL, *user = NULL;
 	const char *pidpath = NULL, *stats_arg = NULL, *why;
+	const char *ctl_arg = NULL;
 	struct pidfh *pfh = NULL;
 	char *spec1 = NULL, *slash;
 	long long v;
@@ -359,6 +389,7 @@ relay_main(int argc, char *argv[], int balance)
 	cf.rise = 2;
 	cf.fall = 3;
 	cf.stats_fd = -1;
+	cf.ctl_fd = -1;
 	cf.verbose = 1;
 	cf.workers = 1;
 	cf.log = logline;
@@ -519,6 +550,16 @@ relay_main(int argc, char *argv[], int balance)
 				    "logfmt or json", optarg);
 			cf.log_format = log_format = rc;
 			break;
+		case OPT_CONTROL:
+			if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0')
+				errx(EX_USAGE, "--control %s: expected unix:PATH",
+				    optarg);
+			/* Anyone may connect to an abstract name: no mode. */
+			if (optarg[5] == '@')
+				errx(EX_USAGE, "--control %s: an abstract socket "
+				    "has no permissions: give a path", optarg);
+			ctl_arg = optarg;
+			break;
 		case OPT_DENY:
 			if (cf.ndeny == RELAY_MAXCIDR)
 				errx(EX_USAGE, "--deny: at most %d",
@@ -666,6 +707,8 @@ relay_main(int argc, char *argv[], int balance)
 	if (stats_arg != NULL) {
 		cf.stats_fd = listen_on("--stats", stats_arg);
 	}
+	if (ctl_arg != NULL)
+		cf.ctl_fd = control_on(ctl_arg, user);
 	if (user != NULL && pfh != NULL)
 		pidfile_keeper(pfh);
 	if (user != NULL)
@@ -682,6 +725,8 @@ relay_main(int argc, char *argv[], int balance)
 	notify_env(&cf);
 	setproctitle("starting");
 	rc = relay_run(&cf);
+	if (ctl_arg != NULL)
+		(void)unlink(ctl_arg + 5);	/* best effort: stale is safe */
 	if (pfh != NULL && user == NULL)
 		pidfile_remove(pfh);	/* under -u, the keeper does */
 	return rc;
