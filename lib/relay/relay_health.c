@@ -333,7 +333,6 @@ health_result(struct relay_server *s, int ok)
 {
 	const struct relay_conf *cf = W.conf;
 
-	s->chk_next = W.now + cf->check_ms;
 	relay_ctl_checked(s, ok);
 	wlog(2, "check %s: %s", s->name, ok ? "ok" : "failed");
 	if (ok) {
@@ -383,6 +382,13 @@ health_run(void)
 			health_result(s, 0);
 		}
 		if (s->chk_fd == -1 && W.now >= s->chk_next) {
+			/*
+			 * Checks start an interval apart, however long each
+			 * takes (at most the timeout): a server that stops
+			 * answering is down after about fall x interval, not
+			 * fall x (interval + timeout).
+			 */
+			s->chk_next = W.now + W.conf->check_ms;
 			if (relay_check_start(s, W.now, to) == -1) {
 				health_result(s, 0);
 				continue;
