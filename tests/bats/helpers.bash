@@ -508,13 +508,13 @@ options_match_man() {
 	done
 }
 
-# build_test_tools: $TOOLS holds pp-echo and pp-load.  make check builds
+# build_test_tools: $TOOLS holds pp-echo, pp-load and pp-udp.  make check builds
 # them; a bats run on its own builds them here.
 build_test_tools() {
 	local t
 	TOOLS=$PP_BIN/../tools
 	mkdir -p "$TOOLS"
-	for t in pp-echo pp-load; do
+	for t in pp-echo pp-load pp-udp; do
 		[ -x "$TOOLS/$t" ] && continue
 		cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TOOLS/$t.$$" \
 			"$PP_TOP/tests/tools/$t.c"
