@@ -508,8 +508,8 @@ options_match_man() {
 	done
 }
 
-# build_test_tools: $TOOLS holds pp-echo, pp-load and pp-udp.  make check builds
-# them; a bats run on its own builds them here.
+# build_test_tools: $TOOLS holds pp-echo, pp-load and pp-udp.  make check
+# builds them; a bats run on its own builds them here.
 build_test_tools() {
 	local t
 	TOOLS=$PP_BIN/../tools
