@@ -547,3 +547,46 @@ less_than() {
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }' ||
 		{ echo "expected $1 < $2" >&2; return 1; }
 }
+
+# free_udp_port: a UDP port below the kernel's ephemeral range that no
+# socket is bound to.
+free_udp_port() {
+	local lo=32768 rest port i
+	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 11024 ] || lo=32768
+	for ((i = 0; i < 100; i++)); do
+		port=$((10000 + RANDOM % (lo - 10000)))
+		if [ -z "$(ss -Huan "sport = :$port" 2>/dev/null)" ]; then
+			echo "$port"
+			return 0
+		fi
+	done
+	echo "free_udp_port: none found" >&2
+	return 1
+}
+
+# start_on_udp_port VAR NAME CMD ARGS...: start_bg NAME CMD with every
+# "@PORT@" in its arguments replaced by a free UDP port, wait until a
+# socket is bound there (UDP has nothing to connect to), and set VAR to
+# the port.  A bind that fails (the port was taken meanwhile) is retried
+# on another port.
+start_on_udp_port() {
+	local _var=$1 _name=$2 _port _i _j _pv
+	shift 2
+	_pv=${_name}_pid
+	for ((_i = 0; _i < 5; _i++)); do
+		_port=$(free_udp_port) || return 1
+		start_bg "$_name" "${@//@PORT@/$_port}"
+		for ((_j = 0; _j < 100; _j++)); do
+			kill -0 "${!_pv}" 2>/dev/null || break
+			if [ -n "$(ss -Huan "sport = :$_port" 2>/dev/null)" ]; then
+				printf -v "$_var" '%s' "$_port"
+				return 0
+			fi
+			sleep 0.05
+		done
+		stop_pid "${!_pv}"
+	done
+	echo "start_on_udp_port: $* never bound" >&2
+	return 1
+}
