@@ -1,5 +1,6 @@
 /*
- * relay_health.c - TCP health checks with interval, rise and fall.
+ * relay_health.c - TCP health checks with interval, rise and fall (UDP
+ * ones, a payload and any reply, are in relay_udp.c).
  *
  * A check is a non-blocking connect.  A server that is sent the PROXY
  * protocol expects a header on every connection, checks included: a v2
@@ -22,6 +23,8 @@ relay_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 {
 	int fd;
 
+	if (s->udp)
+		return relay_udp_check_start(s, now, timeout_ms);
 	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -63,6 +66,8 @@ relay_check_finish(struct relay_server *s)
 	socklen_t len = sizeof(int);
 	int e = 0, n = 0, fd = s->chk_fd;
 
+	if (s->udp)
+		return relay_udp_check_finish(s);
 	s->chk_fd = -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1 || e != 0) {
 		close(fd);

@@ -74,7 +74,7 @@
 
 enum { C_HDR, C_CONN, C_RELAY };
 enum { T_HDR, T_CONN, T_IDLE, T_NKIND };
-enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL };
+enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_UDP };
 
 struct obj {
 	int		type;
@@ -161,6 +161,9 @@ struct worker {
 	struct obj	lobj[RELAY_MAXLISTEN];
 	int		nlisten;
 	struct obj	stats, sig;
+	struct relay_udp *udp;		/* --udp: the datagram path */
+	struct obj	udpo;
+	int		udp_next;	/* ms to its next timeout, or -1 */
 	uint32_t	health_gen;
 	struct relay_server *retired;
 	int64_t		tick;
@@ -1204,6 +1207,8 @@ next_timeout(void)
 		}
 	if (W.sc_head != NULL && W.sc_head->deadline < t)
 		t = W.sc_head->deadline;
+	if (W.udp != NULL && W.udp_next >= 0 && W.now + W.udp_next < t)
+		t = W.now + W.udp_next;
 	if (W.id == 0)
 		for (i = 0; i < W.lb.n; i++) {
 			struct relay_server *s = W.lb.srv[i];
@@ -1273,7 +1278,8 @@ checks_run(void)
 				check_result(s, 0);
 				continue;
 			}
-			ev.events = EPOLLOUT;
+			/* UDP: a reply (or an ICMP error) makes it readable. */
+			ev.events = s->udp ? EPOLLIN : EPOLLOUT;
 			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
 			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
 		}
@@ -1542,6 +1548,8 @@ drain_start(void)
 	for (i = 0; i < W.nlisten; i++)
 		close(W.lobj[i].fd);
 	W.nlisten = 0;
+	if (W.udp != NULL)
+		relay_udp_drain(W.udp);
 	wlog(0, "draining %d connection%s", W.nconns, W.nconns == 1 ? "" :
 	    "s");
 }
@@ -1655,7 +1663,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	struct rlimit rl;
 	sigset_t mask;
 	uint64_t seed;
-	int i, n, last_conns = -1;
+	int i, n, last_conns = -1, ufd[RELAY_MAXLISTEN], nufd = 0;
 
 	memset(&W, 0, sizeof(W));
 	W.conf = cf;
@@ -1719,8 +1727,14 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 
 	/* Listeners: one per worker with SO_REUSEPORT, else all shared. */
 	for (i = 0; i < cf->nlfd; i++) {
-		if (cf->reuseport && i != id) {
+		if ((cf->reuseport && i != id) || (cf->udp && !cf->reuseport &&
+		    id != 0)) {
+			/* Shared UDP sockets: one reader, or sessions split. */
 			close(cf->lfd[i]);
+			continue;
+		}
+		if (cf->udp) {
+			ufd[nufd++] = cf->lfd[i];
 			continue;
 		}
 		W.lobj[W.nlisten].type = O_LISTEN;
@@ -1728,6 +1742,18 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	}
 	W.paused = 1;
 	listeners_watch(1);
+	W.udp_next = -1;
+	if (cf->udp) {
+		W.udp = relay_udp_new(cf, sh, id, &W.lb, W.limit, ufd, nufd,
+		    W.fd_limit);
+		if (W.udp == NULL)
+			return 1;
+		W.udpo.type = O_UDP;
+		W.udpo.fd = relay_udp_fd(W.udp);
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)(uintptr_t)&W.udpo | TAG_OBJ;
+		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.udpo.fd, &ev);
+	}
 	if (id == 0 && cf->stats_fd != -1) {
 		W.stats.type = O_STATS;
 		W.stats.fd = cf->stats_fd;
@@ -1765,9 +1791,13 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 				stats_io((struct statcl *)(void *)o);
 			else if (o->type == O_SIGNAL)
 				on_signal();
+			else if (o->type == O_UDP)
+				relay_udp_run(W.udp, W.now);
 		}
 		run_ready();
 		expire();
+		if (W.udp != NULL)
+			W.udp_next = relay_udp_expire(W.udp, W.now);
 		stats_expire();
 		free_dead();
 		if (W.retired != NULL)
@@ -1907,6 +1937,7 @@ relay_run(struct relay_conf *cf)
 	    MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || relay_stats_init(sh) == -1)
 		return 1;
+	sh->udp = cf->udp;
 	signal(SIGPIPE, SIG_IGN);
 	/* Stray job-control and user signals neither stop nor kill us. */
 	signal(SIGUSR2, SIG_IGN);
