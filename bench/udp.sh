@@ -233,6 +233,7 @@ done
 ratio() {
 	awk -v x="$1" -v h="$2" 'BEGIN {
 		if (x == "-" || x == "" || h == "-" || h == "" || h == 0) print "-";
+		else if (x / h < 0.01) print "<0.01x";
 		else printf "%.2fx", x / h }'
 }
 ref=socat
