@@ -26,22 +26,6 @@ setup() {
 	[ "$(ulimit -n)" -ge 8192 ] || strict_skip "needs ulimit -n 8192 or more"
 }
 
-# figures LABEL TEXT: keep the figures and show them.
-figures() {
-	local line
-	while IFS= read -r line; do
-		printf '%s: %s\n' "$1" "$line" >> "$PP_BIN/../reliability.log"
-		printf '# %s: %s\n' "$1" "$line" >&3
-	done <<< "$2"
-}
-
-# val KEY TEXT: the value of KEY=value in TEXT.
-val() {
-	local v
-	v=$(grep -o "\\b$1=[-0-9]*" <<< "$2" | tail -n 1)
-	echo "${v#*=}"
-}
-
 # counter KEY NAME: a counter of the pp-udp echo server started as NAME,
 # from its stats file (written a few times a second).
 counter() {
@@ -65,7 +49,7 @@ settled() {
 echo_udp() {
 	local name=$1
 	shift
-	start_on_udp_port "${name}_port" "$name" "$TOOLS/pp-udp" echo \
+	start_on_port -u "${name}_port" "$name" "$TOOLS/pp-udp" echo \
 		-l "127.0.0.1:@PORT@" -s "$BATS_TEST_TMPDIR/$name.stats" "$@"
 	wait_file "$BATS_TEST_TMPDIR/$name.out"
 }
@@ -76,7 +60,7 @@ relay_udp() {
 	local name=$1 sp
 	shift
 	sp=$(free_port)
-	start_on_udp_port "${name}_port" "$name" pp-relay --udp --grace 1 \
+	start_on_port -u "${name}_port" "$name" pp-relay --udp --grace 1 \
 		-l "127.0.0.1:@PORT@" --stats "127.0.0.1:$sp" "$@"
 	printf -v "${name}_stats" '%s' "$sp"
 	wait_port 127.0.0.1 "$sp"
@@ -88,36 +72,6 @@ metric() {
 	curl -s --max-time 5 "http://127.0.0.1:$2/metrics" |
 		awk -v m="$1" '{ n = $1; sub(/^pp_[a-z]+_/, "", n) }
 		    n == m { print $2; exit }'
-}
-
-# stop_clean NAME: SIGTERM the daemon started as NAME; it must exit 0
-# and its stderr must hold no sanitizer report (the suite also runs
-# built with ASan+UBSan: leaks show at exit).
-stop_clean() {
-	local name=$1 pid i rc
-	pid=${name}_pid
-	pid=${!pid}
-	kill -TERM "$pid"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	rc=0
-	wait "$pid" || rc=$?
-	if grep -E 'Sanitizer|runtime error|^==[0-9]+==' \
-	    "$BATS_TEST_TMPDIR/$name.err" >&2; then
-		echo "$name: sanitizer report above" >&2
-		return 1
-	fi
-	if [ "$rc" -ne 0 ]; then
-		echo "$name exited $rc after SIGTERM" >&2
-		tail -n 5 "$BATS_TEST_TMPDIR/$name.err" >&2
-		return 1
-	fi
-}
-
-rss_kb() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 @test "10000 datagrams from 500 sources through pp-relay --udp --send-proxy=v2: every reply to its own client, none lost" {

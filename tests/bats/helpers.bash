@@ -15,16 +15,17 @@ export PP_BIN PP_TOP PATH
 # Pids of everything the current test started; teardown kills them.
 PP_PIDS=()
 
-# free_port: a TCP port below the kernel's ephemeral range with no socket
-# of any state on it, so neither a listener nor a TIME-WAIT left by a load
-# test makes a server's bind() fail.
+# free_port [udp]: a TCP (or UDP) port below the kernel's ephemeral range
+# with no socket of any state on it, so neither a listener nor a TIME-WAIT
+# left by a load test makes a server's bind() fail.
 free_port() {
-	local lo=32768 rest port i
+	local lo=32768 rest port i kind=-t
+	[ "${1:-tcp}" = udp ] && kind=-u
 	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
 	[ "$lo" -gt 11024 ] || lo=32768
 	for ((i = 0; i < 100; i++)); do
 		port=$((10000 + RANDOM % (lo - 10000)))
-		if [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; then
+		if [ -z "$(ss -H "$kind" -an "sport = :$port" 2>/dev/null)" ]; then
 			echo "$port"
 			return 0
 		fi
@@ -469,19 +470,23 @@ listen_port() {
 	free_port
 }
 
-# start_on_port VAR NAME CMD ARGS...: start_bg NAME CMD with every "@PORT@"
-# in its arguments replaced by a free port, wait until it listens there,
-# and set VAR to the port.  free_port cannot see ports held by outgoing
-# connections, so a bind that fails is retried on another port.
+# start_on_port [-u] VAR NAME CMD ARGS...: start_bg NAME CMD with every
+# "@PORT@" in its arguments replaced by a free port, wait until it listens
+# there, and set VAR to the port.  free_port cannot see ports held by
+# outgoing connections, so a bind that fails is retried on another port.
+# -u: a UDP port, ready once a socket is bound there (UDP has nothing to
+# connect to).
 start_on_port() {
-	local _var=$1 _name=$2 _port _i _j _pv
+	local _proto=tcp _var _name _port _i _j _pv
+	[ "$1" = -u ] && { _proto=udp; shift; }
+	_var=$1 _name=$2
 	shift 2
 	_pv=${_name}_pid
 	for ((_i = 0; _i < 5; _i++)); do
-		_port=$(free_port) || return 1
+		_port=$(free_port "$_proto") || return 1
 		start_bg "$_name" "${@//@PORT@/$_port}"
 		for ((_j = 0; _j < 100; _j++)); do
-			if (exec 3<>"/dev/tcp/127.0.0.1/$_port") 2>/dev/null; then
+			if port_ready "$_proto" "$_port"; then
 				printf -v "$_var" '%s' "$_port"
 				return 0
 			fi
@@ -492,6 +497,16 @@ start_on_port() {
 	done
 	echo "start_on_port: $* never listened" >&2
 	return 1
+}
+
+# port_ready tcp|udp PORT: something accepts on 127.0.0.1:PORT (TCP), or
+# a socket is bound to PORT (UDP).
+port_ready() {
+	if [ "$1" = udp ]; then
+		[ -n "$(ss -Huan "sport = :$2" 2>/dev/null)" ]
+	else
+		(exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null
+	fi
 }
 
 # options_match_man TOOL: every --option of TOOL --help is in man/TOOL.1.scd
@@ -548,45 +563,51 @@ less_than() {
 		{ echo "expected $1 < $2" >&2; return 1; }
 }
 
-# free_udp_port: a UDP port below the kernel's ephemeral range that no
-# socket is bound to.
-free_udp_port() {
-	local lo=32768 rest port i
-	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-	[ "$lo" -gt 11024 ] || lo=32768
-	for ((i = 0; i < 100; i++)); do
-		port=$((10000 + RANDOM % (lo - 10000)))
-		if [ -z "$(ss -Huan "sport = :$port" 2>/dev/null)" ]; then
-			echo "$port"
-			return 0
-		fi
-	done
-	echo "free_udp_port: none found" >&2
-	return 1
+# For the reliability suites: figures go to stderr as "# " lines and to
+# $PP_BIN/../reliability.log.
+# figures LABEL TEXT: keep the figures and show them.
+figures() {
+	local line
+	while IFS= read -r line; do
+		printf '%s: %s\n' "$1" "$line" >> "$PP_BIN/../reliability.log"
+		printf '# %s: %s\n' "$1" "$line" >&3
+	done <<< "$2"
 }
 
-# start_on_udp_port VAR NAME CMD ARGS...: start_bg NAME CMD with every
-# "@PORT@" in its arguments replaced by a free UDP port, wait until a
-# socket is bound there (UDP has nothing to connect to), and set VAR to
-# the port.  A bind that fails (the port was taken meanwhile) is retried
-# on another port.
-start_on_udp_port() {
-	local _var=$1 _name=$2 _port _i _j _pv
-	shift 2
-	_pv=${_name}_pid
-	for ((_i = 0; _i < 5; _i++)); do
-		_port=$(free_udp_port) || return 1
-		start_bg "$_name" "${@//@PORT@/$_port}"
-		for ((_j = 0; _j < 100; _j++)); do
-			kill -0 "${!_pv}" 2>/dev/null || break
-			if [ -n "$(ss -Huan "sport = :$_port" 2>/dev/null)" ]; then
-				printf -v "$_var" '%s' "$_port"
-				return 0
-			fi
-			sleep 0.05
-		done
-		stop_pid "${!_pv}"
+# val KEY TEXT: the value of KEY=value in TEXT.
+val() {
+	local v
+	v=$(grep -o "\\b$1=[-0-9]*" <<< "$2" | tail -n 1)
+	echo "${v#*=}"
+}
+
+# stop_clean NAME: SIGTERM the daemon started as NAME; it must exit 0
+# within its grace period (-g 1) and its stderr must hold no sanitizer
+# report (the suites also run built with ASan+UBSan: leaks show at exit).
+stop_clean() {
+	local name=$1 pid i rc
+	pid=${name}_pid
+	pid=${!pid}
+	kill -TERM "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
 	done
-	echo "start_on_udp_port: $* never bound" >&2
-	return 1
+	rc=0
+	wait "$pid" || rc=$?
+	if grep -E 'Sanitizer|runtime error|^==[0-9]+==' \
+	    "$BATS_TEST_TMPDIR/$name.err" >&2; then
+		echo "$name: sanitizer report above" >&2
+		return 1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "$name exited $rc after SIGTERM" >&2
+		tail -n 5 "$BATS_TEST_TMPDIR/$name.err" >&2
+		return 1
+	fi
+}
+
+# rss_kb PID: resident memory of a process.
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
