@@ -255,3 +255,30 @@ print(" ".join("%s/%s/%d" % (r["valid"], r.get("reason", "-"),
 	grep -q '^\*pp-inspect\* \[\*-hjVv\*\] \[\*--once\*\] \*-l\* \*udp:\*_address_$' \
 		"$PP_TOP/man/pp-inspect.1.scd"
 }
+
+@test "pp-inspect --listen udp: decodes a datagram sent by hand with xxd and socat (man page example)" {
+	insp i -j --once
+	echo 0d0a0d0a000d0a515549540a2112000cc0000201c633640714e900356869 |
+		xxd -r -p | timeout 5 socat -u - "UDP-SENDTO:127.0.0.1:$port"
+	ended "$i_pid"
+	assert_eq "$rc" 0
+	json_expect "$(cat "$BATS_TEST_TMPDIR/i.out")" \
+		.src.addr 192.0.2.1 .src.port 5353 .dst.addr 198.51.100.7 \
+		.dst.port 53 .transport dgram .payload_len 2
+}
+
+@test "pp-inspect --listen udp: shows the header pp-relay --udp --send-proxy=v2 puts on a datagram (man page example)" {
+	pp-relay --help | grep -q -- --udp || strict_skip "pp-relay has no --udp"
+	insp i -j --once
+	start_on_port -u rport relay pp-relay --udp -q -l "127.0.0.1:@PORT@" \
+		-c "127.0.0.1:$port" --send-proxy=v2
+	printf 'query' |
+		timeout 5 socat -u - "UDP4-SENDTO:127.0.0.1:$rport,bind=127.0.0.28:4053"
+	ended "$i_pid"
+	assert_eq "$rc" 0
+	json_expect "$(cat "$BATS_TEST_TMPDIR/i.out")" \
+		.valid true .version 2 .command proxy .family inet \
+		.transport dgram .src.addr 127.0.0.28 .src.port 4053 \
+		.dst.addr 127.0.0.1 .dst.port "$rport" .payload_len 5 \
+		.peer.addr 127.0.0.1
+}
