@@ -16,6 +16,13 @@ setup() {
 	T=$BATS_TEST_TMPDIR
 }
 
+teardown() {
+	stop_all || :
+	if [ -n "${NS_UP:-}" ]; then
+		sh "$PP_TOP/examples/transparent-setup.sh" down "$NS"
+	fi
+}
+
 # uport: a port free for both UDP and TCP (a stats listener may follow).
 uport() {
 	local p i
@@ -411,4 +418,57 @@ s1 198.51.100.7:5353"
 			grep -c "s1 127.0.0.$i:")" 2
 	done
 	assert_eq "$(metric "$st" pp_relay_udp_sessions_active)" 16
+}
+
+@test "pp-relay --udp --usesrc clientip: a UDP server without PROXY support sees the client's own address (namespaces)" {
+	need_root "network namespaces and IP_TRANSPARENT"
+	need_cmd ip
+	local sp lp out
+	# client 198.18.0.2 -- 198.18.0.1 relay 198.18.1.1 -- 198.18.1.2 server
+	NS=u$$n$BATS_TEST_NUMBER
+	sh "$PP_TOP/examples/transparent-setup.sh" up "$NS"
+	NS_UP=1
+	sp=$(uport) lp=$(uport)
+	start_bg server ip netns exec "${NS}s" python3 "$UDPPEER" serve \
+		198.18.1.2 "$sp" --name plain
+	wait_file "$T/server.out"
+	start_bg relay ip netns exec "${NS}b" pp-relay --udp -v \
+		-l "198.18.0.1:$lp" -c "198.18.1.2:$sp" --usesrc clientip
+	wait_for 5 sh -c "ip netns exec ${NS}b ss -Huan 'sport = :$lp' | grep -q ."
+	out=$(ip netns exec "${NS}c" timeout 20 python3 "$UDPPEER" send \
+		198.18.0.1 "$lp" --src 198.18.0.2 --count 2)
+	# No header, and the peer is the client itself, port and all.
+	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f1,2 | sort -u)" "plain none"
+	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f3 | cut -d: -f1 | sort -u)" \
+		"198.18.0.2"
+	out=$(ip netns exec "${NS}c" timeout 20 python3 "$UDPPEER" send \
+		198.18.0.1 "$lp" --src 198.18.0.3)
+	assert_contains "$out" "plain none 198.18.0.3:"
+	kill -0 "$relay_pid"
+}
+
+@test "two hops over UDP: pp-relay --send-proxy=v2, then pp-balance --accept-proxy=v2 --usesrc clientip (namespaces)" {
+	need_root "network namespaces and IP_TRANSPARENT"
+	need_cmd ip
+	local sp bp rp out
+	NS=u$$n$BATS_TEST_NUMBER
+	sh "$PP_TOP/examples/transparent-setup.sh" up "$NS"
+	NS_UP=1
+	sp=$(uport) bp=$(uport) rp=$(uport)
+	start_bg server ip netns exec "${NS}s" python3 "$UDPPEER" serve \
+		198.18.1.2 "$sp" --name plain
+	wait_file "$T/server.out"
+	start_bg balance ip netns exec "${NS}b" pp-balance --udp \
+		-l "198.18.0.1:$bp" --accept-proxy=v2 --trust 198.18.0.2/32 \
+		--balance source -s "198.18.1.2:$sp" --usesrc clientip
+	# The DMZ relay stands at 198.18.0.2; the client is 198.18.0.3.
+	start_bg relay ip netns exec "${NS}c" pp-relay --udp \
+		-l "198.18.0.2:$rp" -c "198.18.0.1:$bp" --send-proxy=v2
+	wait_for 5 sh -c "ip netns exec ${NS}b ss -Huan 'sport = :$bp' | grep -q ."
+	wait_for 5 sh -c "ip netns exec ${NS}c ss -Huan 'sport = :$rp' | grep -q ."
+	out=$(ip netns exec "${NS}c" timeout 20 python3 "$UDPPEER" send \
+		198.18.0.2 "$rp" --src 198.18.0.3 --count 2)
+	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f1,2 | sort -u)" "plain none"
+	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f3 | cut -d: -f1 | sort -u)" \
+		"198.18.0.3"
 }
