@@ -37,14 +37,17 @@ CFLAGS ?= -O2 -g
 WERROR ?=
 WARN = -Wall -Wextra $(WERROR) -Wstrict-prototypes -Wmissing-prototypes \
 	-Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib $(BSD_CFLAGS) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -Ilib -Ilib/net -Ilib/relay \
+	$(BSD_CFLAGS) \
 	$(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS)
 
-# libproxyhdr: the codec (public API in lib/proxyhdr.h).
+# libproxyhdr: the codec (public API in lib/proxyhdr.h), and only it.
 LIB_SRC = $(wildcard lib/pp_*.c)
-# The relay engine shared by pp-relay and pp-balance (not installed).
-ENGINE_SRC = $(wildcard lib/relay_*.c)
+# Private, never installed: addresses and CIDR for the tools and the
+# engine, and the relay engine shared by pp-relay and pp-balance.
+NET_SRC = $(wildcard lib/net/*.c)
+ENGINE_SRC = $(wildcard lib/relay/*.c)
 # Code shared by the tools (options, addresses, logging, environment).
 CLI_SRC = $(filter-out bin/pp-%.c,$(wildcard bin/*.c))
 TOOLS = $(patsubst bin/%.c,%,$(wildcard bin/pp-*.c))
@@ -55,6 +58,7 @@ BENCH_SRC = $(wildcard bench/bench_*.c)
 TEST_TOOL_SRC = $(wildcard tests/tools/*.c)
 
 LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
+NET_OBJ = $(NET_SRC:%.c=$(O)/%.o)
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(O)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(O)/%.o)
 CLI_LIB = $(O)/libppcli.a
@@ -67,6 +71,9 @@ TEST_TOOL_BIN = $(TEST_TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 STATIC_LIB = $(O)/libproxyhdr.a
 SHARED_LIB = $(O)/libproxyhdr.so.$(VERSION)
 ENGINE_LIB = $(O)/libpprelay.a
+NET_LIB = $(O)/libppnet.a
+# Everything a tool or a unit test links, in link order.
+PRIVATE_LIBS = $(CLI_LIB) $(ENGINE_LIB) $(NET_LIB) $(STATIC_LIB)
 PC_FILE = $(O)/libproxyhdr.pc
 
 .PHONY: all lib tools man check check-unit check-bats check-sanitize \
@@ -89,7 +96,7 @@ $(O)/%.o: %.c | build-deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
--include $(wildcard $(O)/lib/*.d $(O)/bin/*.d)
+-include $(wildcard $(O)/lib/*.d $(O)/lib/*/*.d $(O)/bin/*.d)
 # The tools' objects are kept, not removed as intermediates, so that a
 # tool is relinked only when something it is built from changed.
 .SECONDARY: $(TOOL_BIN:%=%.o)
@@ -98,13 +105,20 @@ $(STATIC_LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(SHARED_LIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libproxyhdr.so.$(SOVERSION) $(ALL_LDFLAGS) \
-		-o $@ $^
+# The version script exports the public API and nothing else, under a
+# version node that a later incompatible change can bump with SOVERSION.
+$(SHARED_LIB): $(LIB_OBJ) lib/libproxyhdr.map
+	$(CC) -shared -Wl,-soname,libproxyhdr.so.$(SOVERSION) \
+		-Wl,--version-script,lib/libproxyhdr.map $(ALL_LDFLAGS) \
+		-o $@ $(LIB_OBJ)
 	ln -sf libproxyhdr.so.$(VERSION) $(O)/libproxyhdr.so.$(SOVERSION)
 	ln -sf libproxyhdr.so.$(VERSION) $(O)/libproxyhdr.so
 
 $(ENGINE_LIB): $(ENGINE_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(NET_LIB): $(NET_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -123,8 +137,8 @@ $(PC_FILE): lib/libproxyhdr.pc.in Makefile
 
 # Tools link the static archives so they run straight from $(O)/bin, and
 # take from them only what they use: pp-send gets no relay engine.
-$(O)/bin/%: $(O)/bin/%.o $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_LIB) $(ENGINE_LIB) $(STATIC_LIB) \
+$(O)/bin/%: $(O)/bin/%.o $(PRIVATE_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(PRIVATE_LIBS) \
 		$(BSD_LIBS)
 
 $(O)/man/%: man/%.scd | build-deps
@@ -132,10 +146,10 @@ $(O)/man/%: man/%.scd | build-deps
 	$(SCDOC) < $< > $@
 
 $(O)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*.inc) \
-    $(ENGINE_LIB) $(STATIC_LIB) | build-deps
+    $(PRIVATE_LIBS) | build-deps
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(ENGINE_LIB) \
-		$(STATIC_LIB) $(BSD_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+		$(PRIVATE_LIBS) $(BSD_LIBS)
 
 # Test tools are built plain even in the sanitized tree: they are the
 # load, not what is under test.

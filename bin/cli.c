@@ -355,15 +355,15 @@ cli_addr(const char *flag, const char *s, struct sockaddr_storage *sa)
 	const char *why = NULL;
 	socklen_t len;
 
-	if (pp_addr_parse(s, sa, &len, &why) != 0)
+	if (net_addr_parse(s, sa, &len, &why) != 0)
 		errx(EX_USAGE, "%s %s: %s", flag, s,
 		    why != NULL ? why : "bad address");
 }
 
 void
-cli_cidr(const char *flag, const char *s, struct pp_cidr *c)
+cli_cidr(const char *flag, const char *s, struct net_cidr *c)
 {
-	if (pp_cidr_parse(s, c) != 0)
+	if (net_cidr_parse(s, c) != 0)
 		errx(EX_USAGE, "%s %s: expected ADDR or ADDR/BITS "
 		    "(IPv4 or IPv6)", flag, s);
 }
@@ -851,12 +851,12 @@ cli_env(const struct pp_header *h, const struct sockaddr_storage *peer,
 	 */
 	if (peer != NULL) {
 		rpeer = *peer;
-		pp_addr_unmap(&rpeer);
+		net_addr_unmap(&rpeer);
 		peer = &rpeer;
 	}
 	if (local != NULL) {
 		rlocal = *local;
-		pp_addr_unmap(&rlocal);
+		net_addr_unmap(&rlocal);
 		local = &rlocal;
 	}
 
@@ -913,14 +913,6 @@ cli_env_clear(void)
 		i = (size_t)-1;
 	}
 }
-
-/* What a connection's endpoints are, and where that was learned. */
-struct ends {
-	struct sockaddr_storage	src;
-	struct sockaddr_storage	dst;
-	int			transport;
-	const char		*from;
-};
 
 /* An IP address and port from text (brackets allowed), or -1. */
 static int
@@ -992,7 +984,7 @@ unix_named(const struct sockaddr_storage *sa)
  * socat's EXEC gives, has no addresses and does not count.
  */
 static int
-ends_from_socket(int fd, struct ends *e)
+ends_from_socket(int fd, struct cli_ends *e)
 {
 	socklen_t len;
 	int type;
@@ -1027,7 +1019,7 @@ ends_from_socket(int fd, struct ends *e)
 
 /* socat's EXEC and SYSTEM: SOCAT_PEERADDR and friends. */
 static int
-ends_from_socat(struct ends *e)
+ends_from_socat(struct cli_ends *e)
 {
 	const char *pa = getenv("SOCAT_PEERADDR");
 	const char *pp = getenv("SOCAT_PEERPORT");
@@ -1053,7 +1045,7 @@ ends_from_socat(struct ends *e)
 
 /* UCSPI: tcpserver, s6-tcpserver, s6-ipcserver. */
 static int
-ends_from_ucspi(struct ends *e)
+ends_from_ucspi(struct cli_ends *e)
 {
 	const char *proto = getenv("PROTO");
 	const char *rip, *rport, *lip, *lport;
@@ -1088,24 +1080,12 @@ ends_from_ucspi(struct ends *e)
 }
 
 int
-cli_endpoints(int fd, struct sockaddr_storage *remote,
-    struct sockaddr_storage *local, int *transport, const char **from,
-    int ucspi)
+cli_endpoints(int fd, struct cli_ends *e, int ucspi)
 {
-	struct ends e;
-
-	memset(&e, 0, sizeof(e));
-	e.transport = PP_V2_TRANS_STREAM;
-	if (!ends_from_socket(fd, &e) && !ends_from_socat(&e) &&
-	    !(ucspi && ends_from_ucspi(&e)))
-		return 0;
-	*remote = e.src;
-	*local = e.dst;
-	if (transport != NULL)
-		*transport = e.transport;
-	if (from != NULL)
-		*from = e.from;
-	return 1;
+	memset(e, 0, sizeof(*e));
+	e->transport = PP_V2_TRANS_STREAM;
+	return ends_from_socket(fd, e) || ends_from_socat(e) ||
+	    (ucspi && ends_from_ucspi(e));
 }
 
 /*
@@ -1175,7 +1155,7 @@ cli_listen(const char *flag, const char *arg, int flags, int backlog)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
 			    sizeof(zero));
 	}
-	if (bind(fd, (const struct sockaddr *)&sa, pp_addr_len(&sa)) == -1)
+	if (bind(fd, (const struct sockaddr *)&sa, net_addr_len(&sa)) == -1)
 		err(1, "%s %s: bind", flag, arg);
 	if (!(flags & CLI_LISTEN_DGRAM) && listen(fd, backlog) == -1)
 		err(1, "%s %s: listen", flag, arg);

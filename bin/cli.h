@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "proxyhdr.h"
-#include "pp-internal.h"
+#include "net.h"
 
 /*
  * Call first in main().  When stderr is the journal's stream (JOURNAL_STREAM
@@ -51,7 +51,7 @@ long long cli_number(const char *flag, const char *s, long long min,
 struct cli_recv {
 	int		accept;		/* -1 not given, 0 any, 1, 2 */
 	int		optional;
-	struct pp_cidr	trust[CLI_MAXTRUST];
+	struct net_cidr	trust[CLI_MAXTRUST];
 	int		ntrust;
 	int		max_header;	/* CLI_HDR_MIN to PP_HDR_MAX */
 	int		hdr_ms;		/* 0: no limit */
@@ -92,11 +92,11 @@ const char *cli_duration_text(int ms, char *buf, size_t cap);
  */
 int	cli_version(const char *flag, const char *arg, int dflt);
 
-/* pp_addr_parse that exits 64 naming the flag on failure. */
+/* net_addr_parse that exits 64 naming the flag on failure. */
 void	cli_addr(const char *flag, const char *s, struct sockaddr_storage *sa);
 
-/* pp_cidr_parse that exits 64 naming the flag on failure. */
-void	cli_cidr(const char *flag, const char *s, struct pp_cidr *c);
+/* net_cidr_parse that exits 64 naming the flag on failure. */
+void	cli_cidr(const char *flag, const char *s, struct net_cidr *c);
 
 /*
  * A --tlv TYPE=VALUE argument: TYPE a number (decimal or 0x..) or a name
@@ -131,7 +131,7 @@ const char *cli_tlv_show(const struct pp_tlv *t, char *buf, size_t cap);
 size_t	cli_utf8(const uint8_t *p, size_t n, uint32_t *cp);
 
 /*
- * The environment of DESIGN.md for a child: emit(key, value, arg) is
+ * The environment of pp-environ(7) for a child: emit(key, value, arg) is
  * called for each variable that is known (unknown ones are never emitted).
  * h may be NULL (no header: --optional); peer and local are the real
  * socket's endpoints, or NULL when fd 0 is not a socket.
@@ -160,13 +160,17 @@ void	cli_env_clear(void);
  * only when ucspi is set, UCSPI's PROTO=TCP with TCPREMOTEIP... or
  * PROTO=IPC with IPC*PATH.  A receiver must not pass ucspi: those names
  * are what an earlier pp-strip set from a header, so a sender's claim.
- * Returns 1 with remote, local, *transport (PP_V2_TRANS_*) and *from (a
- * name for messages) filled, or 0 when none says.  A variable that is
- * set but not an address exits 1 naming it.
+ * Returns 1 with *e filled (src is the remote end, dst the local one),
+ * or 0 when none says.  A variable that is set but not an address exits
+ * 1 naming it.
  */
-int	cli_endpoints(int fd, struct sockaddr_storage *remote,
-	    struct sockaddr_storage *local, int *transport, const char **from,
-	    int ucspi);
+struct cli_ends {
+	struct sockaddr_storage	src;
+	struct sockaddr_storage	dst;
+	int			transport;	/* PP_V2_TRANS_* */
+	const char		*from;		/* where it was learned */
+};
+int	cli_endpoints(int fd, struct cli_ends *e, int ucspi);
 
 /* cli_listen flags. */
 #define CLI_LISTEN_NONBLOCK	0x01	/* SOCK_NONBLOCK */

@@ -1,7 +1,7 @@
 /*
  * pp-balance - load balancer that trusts and passes on the PROXY protocol.
  *
- * The relay engine (lib/relay_*.c) does the work; its command line is
+ * The relay engine (lib/relay/) does the work; its command line is
  * shared with pp-relay in bin/relay_cli.c, so this file only chooses the
  * face: several servers, algorithms, health checks.
  */

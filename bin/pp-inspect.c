@@ -2,8 +2,8 @@
  * pp-inspect - decode, validate and explain PROXY protocol headers.
  *
  * Reads files, stdin, a hex string, live connections or datagrams, and
- * says what a header holds, whether it is valid, and when it is not, which byte is
- * wrong and what sender mistake usually causes it.
+ * says what a header holds, whether it is valid, and when it is not,
+ * which byte is wrong and what sender mistake usually causes it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -191,28 +190,6 @@ hint(struct hints *hs, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(hs->text[hs->n++], HINT_LEN, fmt, ap);
 	va_end(ap);
-}
-
-/* "HOST:PORT", "[V6]:PORT" or "unix:PATH", as the common conventions. */
-static const char *
-addr_str(const struct sockaddr_storage *sa, char *buf, size_t size)
-{
-	char text[PP_ADDRSTRLEN];
-	int port;
-
-	if (pp_addr_ntop(sa, text, sizeof(text)) == NULL) {
-		snprintf(buf, size, "(family %d)", sa->ss_family);
-		return buf;
-	}
-	port = pp_addr_port(sa);
-	if (sa->ss_family == AF_UNIX)
-		snprintf(buf, size, "unix:%s", text[0] != '\0' ? text :
-		    "(unnamed)");
-	else if (sa->ss_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%d", text, port);
-	else
-		snprintf(buf, size, "%s:%d", text, port);
-	return buf;
 }
 
 /* Bytes as printable text, others as \xNN; at most max bytes of input. */
@@ -1079,7 +1056,7 @@ json_tlv(const struct pp_tlv *t, const char *crc)
 			printf("null");
 		break;
 	case PP_TLV_AZURE:
-		/* DESIGN: a number; a uint32 is exact in any JSON reader. */
+		/* A number: a uint32 is exact in any JSON reader. */
 		if (pp_tlv_azure_linkid(t, &u32) == 0)
 			printf("%u", u32);
 		else
@@ -1204,10 +1181,10 @@ print_hints(const char *pfx, const struct hints *hs)
 static const char *
 src_prefix(const struct source *src, char *buf, size_t size)
 {
-	char text[PP_ADDRSTRLEN + 16];
+	char text[NET_ADDRSTRLEN];
 
 	if (src->peer != NULL)
-		snprintf(buf, size, "%s: ", addr_str(src->peer, text,
+		snprintf(buf, size, "%s: ", net_addr_format(src->peer, text,
 		    sizeof(text)));
 	else if (src->name != NULL)
 		snprintf(buf, size, "%s: ", src->name);
@@ -1370,22 +1347,13 @@ on_signal(int sig)
 	raise(sig);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 listen_on(const char *arg, int flags)
 {
 	struct sockaddr_storage sa;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&sa;
 	socklen_t len;
-	char text[PP_ADDRSTRLEN + 16];
+	char text[NET_ADDRSTRLEN];
 	int s;
 
 	s = cli_listen("--listen", arg, flags, 64);
@@ -1397,7 +1365,7 @@ listen_on(const char *arg, int flags)
 		strlcpy(sock_path, sun->sun_path, sizeof(sock_path));
 	/* The readiness line: scripts wait for it to learn the port. */
 	warnx("listening on %s%s", flags & CLI_LISTEN_DGRAM ? UDP_PFX : "",
-	    addr_str(&sa, text, sizeof(text)));
+	    net_addr_format(&sa, text, sizeof(text)));
 	return s;
 }
 
@@ -1554,38 +1522,18 @@ static int
 serve_conn(const struct opts *o, int fd, const struct sockaddr_storage *peer)
 {
 	static uint8_t buf[PP_HDR_MAX + PEEK_MAX];
-	static uint8_t seen[PEEK_MAX];
 	struct sockaddr_storage local;
 	struct source src = { NULL, peer, &local, 1, 0, 0 };
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	struct pp_header h;
 	socklen_t slen = sizeof(local);
-	char text[PP_ADDRSTRLEN + 16];
-	long long deadline = 0, left;
-	ssize_t got, extra;
+	char text[NET_ADDRSTRLEN];
+	ssize_t extra;
 	size_t n;
-	int r, tmo = o->timeout_ms;
+	int r, tmo = o->timeout_ms > 0 ? o->timeout_ms : -1;
 
 	if (getsockname(fd, (struct sockaddr *)&local, &slen) == -1)
 		memset(&local, 0, sizeof(local));
-	if (tmo > 0)
-		deadline = now_ms() + tmo;
 
-	/*
-	 * pp_read_fd consumes what it reads, and does not say how much
-	 * when it fails: keep a peeked copy of the first bytes to report.
-	 */
-	got = 0;
-	if (poll(&pfd, 1, tmo > 0 ? tmo : -1) > 0) {
-		got = recv(fd, seen, sizeof(seen), MSG_PEEK | MSG_DONTWAIT);
-		if (got < 0)
-			got = 0;
-	}
-	if (tmo > 0) {
-		left = deadline - now_ms();
-		tmo = left > 0 ? (int)left : 0;
-	} else
-		tmo = -1;
 	memset(&h, 0, sizeof(h));
 	r = pp_read_fd(fd, buf, PP_HDR_MAX, &h, tmo, 0);
 	if (r > 0) {
@@ -1597,19 +1545,17 @@ serve_conn(const struct opts *o, int fd, const struct sockaddr_storage *peer)
 	switch (r) {
 	case -PP_ETIMEDOUT:
 	case -PP_ETRUNC:
-		return report_short(o, &src, r, seen, (size_t)got);
+		return report_short(o, &src, r, buf, h.hdr_len);
 	case -PP_ESYS:
-		warn("%s", addr_str(peer, text, sizeof(text)));
+		warn("%s", net_addr_format(peer, text, sizeof(text)));
 		return EXIT_FAILURE;
 	case -PP_ETOOBIG:
-		warnx("%s: %s", addr_str(peer, text, sizeof(text)),
+		warnx("%s: %s", net_addr_format(peer, text, sizeof(text)),
 		    pp_strerror(r));
 		return EX_DATAERR;
 	}
-	/* A parse error: the prefix up to the offending byte decides. */
-	if ((size_t)got > h.err_off)
-		return report(o, &src, seen, (size_t)got, 0, 1, &n);
-	return report(o, &src, buf, (size_t)h.err_off + 1, 0, 1, &n);
+	/* A parse error: every byte taken, the offending one included. */
+	return report(o, &src, buf, h.hdr_len, 0, 1, &n);
 }
 
 static int

@@ -105,14 +105,6 @@ help(void)
 	exit(0);
 }
 
-/* What the header says about the connection, and where it came from. */
-struct ends {
-	struct sockaddr_storage	src;
-	struct sockaddr_storage	dst;
-	int			transport;
-	const char		*from;
-};
-
 static int
 connect_to(const char *name, const struct sockaddr_storage *sa,
     int timeout_ms)
@@ -125,7 +117,7 @@ connect_to(const char *name, const struct sockaddr_storage *sa,
 	if ((s = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) == -1)
 		err(EX_UNAVAILABLE, "socket");
-	if (connect(s, (const struct sockaddr *)sa, pp_addr_len(sa)) == 0)
+	if (connect(s, (const struct sockaddr *)sa, net_addr_len(sa)) == 0)
 		goto done;
 	if (errno != EINPROGRESS)
 		err(EX_UNAVAILABLE, "%s", name);
@@ -323,7 +315,7 @@ main(int argc, char *argv[])
 {
 	struct pp_tlv tlvs[MAXTLVS];
 	struct pp_header h;
-	struct ends e;
+	struct cli_ends e;
 	struct sockaddr_storage upaddr;
 	const char *src = NULL, *dst = NULL, *upstream = NULL;
 	uint8_t *store, *hdr;
@@ -457,8 +449,7 @@ main(int argc, char *argv[])
 		cli_addr("-s", src, &e.src);
 		cli_addr("-d", dst, &e.dst);
 		e.from = "-s and -d";
-	} else if (!cli_endpoints(STDIN_FILENO, &e.src, &e.dst,
-	    &e.transport, &e.from, 1))
+	} else if (!cli_endpoints(STDIN_FILENO, &e, 1))
 		errx(EX_USAGE, "no addresses: give -s and -d, run on a socket "
 		    "(inetd, tcpserver), under socat, or use --local or "
 		    "--unknown");

@@ -189,14 +189,14 @@ int
 main(int argc, char *argv[])
 {
 	struct cli_recv rc;
-	struct sockaddr_storage peer, local;
+	struct cli_ends ends;
 	struct pp_header h, *hp = NULL;
 	const char *envpath = NULL;
-	char who[PP_ADDRSTRLEN + 16], text[PP_ADDRSTRLEN];
+	char who[NET_ADDRSTRLEN], text[32];
 	uint8_t *buf;
 	size_t ntrust = 0, prefix = 0;
 	int ch, accept, optional, quiet = 0, timeout_ms;
-	int maxhdr, have_peer, flags, r, port;
+	int maxhdr, have_peer, flags, r;
 
 	cli_init(argc, argv);
 	/* '+': the first operand is PROG; its own flags are its own. */
@@ -235,30 +235,20 @@ main(int argc, char *argv[])
 	if ((buf = malloc((size_t)maxhdr)) == NULL)
 		err(1, "malloc");
 
-	memset(&peer, 0, sizeof(peer));
-	memset(&local, 0, sizeof(local));
 	/*
 	 * Who connected: the socket, or socat's variables for its socket
 	 * pair; never TCPREMOTEIP, which an earlier pp-strip may have set
 	 * from a header, so anyone could write it.
 	 */
-	have_peer = cli_endpoints(STDIN_FILENO, &peer, &local, NULL, NULL, 0);
-	if (have_peer && pp_addr_ntop(&peer, text, sizeof(text)) != NULL &&
-	    text[0] != '\0') {
-		port = pp_addr_port(&peer);
-		if (port >= 0 && peer.ss_family == AF_INET6)
-			snprintf(who, sizeof(who), "[%s]:%d", text, port);
-		else if (port >= 0)
-			snprintf(who, sizeof(who), "%s:%d", text, port);
-		else
-			snprintf(who, sizeof(who), "%s", text);
-	} else
-		snprintf(who, sizeof(who), "%s", have_peer ? "unix peer" :
-		    "stdin");
+	have_peer = cli_endpoints(STDIN_FILENO, &ends, 0);
+	if (have_peer)
+		net_addr_format(&ends.src, who, sizeof(who));
+	else
+		snprintf(who, sizeof(who), "stdin");
 
 	memset(&h, 0, sizeof(h));
-	if (ntrust > 0 && !(have_peer && pp_cidr_match(rc.trust, ntrust,
-	    &peer))) {
+	if (ntrust > 0 && !(have_peer && net_cidr_match(rc.trust, ntrust,
+	    &ends.src))) {
 		/* spec 2: only trusted peers may speak for the client. */
 		if (!optional)
 			errx(EX_DATAERR, "%s: not in --trust: refused", who);
@@ -292,8 +282,8 @@ main(int argc, char *argv[])
 	}
 
 	if (envpath != NULL)
-		write_envfile(envpath, hp, have_peer ? &peer : NULL,
-		    have_peer ? &local : NULL);
+		write_envfile(envpath, hp, have_peer ? &ends.src : NULL,
+		    have_peer ? &ends.dst : NULL);
 
 	if (argc == 0) {
 		if (prefix > 0 && cli_write_all(STDOUT_FILENO, buf, prefix) != 0)
@@ -304,7 +294,7 @@ main(int argc, char *argv[])
 	}
 
 	cli_env_clear();
-	cli_env(hp, have_peer ? &peer : NULL, have_peer ? &local : NULL,
+	cli_env(hp, have_peer ? &ends.src : NULL, have_peer ? &ends.dst : NULL,
 	    emit_setenv, NULL);
 	if (prefix > 0)
 		feed_prefix(buf, prefix);

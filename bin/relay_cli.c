@@ -5,7 +5,7 @@
  * one-server case (-c UPSTREAM), pp-balance adds servers, algorithms,
  * health checks and a servers file.  Their options are parsed here, once,
  * so the two can never drift apart; bin/pp-relay.c and bin/pp-balance.c
- * only choose the face, and the engine in lib/ does the work.
+ * only choose the face, and the engine in lib/relay/ does the work.
  */
 #include <sys/socket.h>
 #include <sys/prctl.h>
@@ -405,7 +405,7 @@ relay_main(int argc, char *argv[], int balance)
 		case 'i':
 			if (!balance)
 				usage();
-			/* DESIGN.md: a plain number is milliseconds here. */
+			/* A plain number is milliseconds here, as pp-balance(1) says. */
 			cf.check_ms = cli_duration("--check-interval", optarg,
 			    CLI_DUR_MS, 10, 3600000);
 			break;

@@ -36,7 +36,7 @@ pair_of(const struct pp_header *h)
 	if ((sf != AF_INET && sf != AF_INET6) ||
 	    (df != AF_INET && df != AF_INET6))
 		return -PP_EINVAL;
-	/* DESIGN: two IPv4(-mapped) give INET; a mixed pair INET6, mapped. */
+	/* Two IPv4(-mapped) give INET; a mixed pair INET6, mapped: proxyhdr(3). */
 	return is_v4(&h->src) && is_v4(&h->dst) ? PAIR_INET : PAIR_INET6;
 }
 

@@ -655,6 +655,27 @@ pp_parse_version(const void *buf, size_t len, int version,
 
 	if (version < 0 || version > 2)
 		return fail(h, PP_EINVAL, 0);
+	/*
+	 * The most common header of all, v2 PROXY TCP over IPv4 without
+	 * TLVs (HAProxy's send-proxy-v2), is 16 known bytes and an address
+	 * block: one comparison decides it.  Every caller comes here (the
+	 * relay, pp_read_fd, pp_parse), so every caller has it.
+	 */
+	if (version != 1 && len >= PP_V2_FIXED + 12 &&
+	    memcmp(p, PP_V2_SIG "\x21\x11\x00\x0c", PP_V2_FIXED) == 0) {
+		v2_inet(p + PP_V2_FIXED, h);
+		h->version = 2;
+		h->command = PP_V2_CMD_PROXY;
+		h->family = PP_V2_FAM_INET;
+		h->transport = PP_V2_TRANS_STREAM;
+		h->crc32c = PP_CRC_ABSENT;
+		h->has_addr = 1;
+		h->tlv = p + PP_V2_FIXED + 12;
+		h->tlv_len = 0;
+		h->hdr_len = PP_V2_FIXED + 12;
+		h->err_off = h->need = 0;
+		return PP_V2_FIXED + 12;
+	}
 	if (len == 0)
 		return more(h, version == 2 ? PP_V2_FIXED : V1_MIN_NEED);
 	if (p[0] == '\r' && version != 1)
@@ -667,25 +688,5 @@ pp_parse_version(const void *buf, size_t len, int version,
 int
 pp_parse(const void *buf, size_t len, struct pp_header *h)
 {
-	/*
-	 * The most common header of all, v2 PROXY TCP over IPv4 without
-	 * TLVs (HAProxy's send-proxy-v2), is 16 known bytes and an address
-	 * block: one comparison decides it.
-	 */
-	if (len >= PP_V2_FIXED + 12 &&
-	    memcmp(buf, PP_V2_SIG "\x21\x11\x00\x0c", PP_V2_FIXED) == 0) {
-		v2_inet((const uint8_t *)buf + PP_V2_FIXED, h);
-		h->version = 2;
-		h->command = PP_V2_CMD_PROXY;
-		h->family = PP_V2_FAM_INET;
-		h->transport = PP_V2_TRANS_STREAM;
-		h->crc32c = PP_CRC_ABSENT;
-		h->has_addr = 1;
-		h->tlv = (const uint8_t *)buf + PP_V2_FIXED + 12;
-		h->tlv_len = 0;
-		h->hdr_len = PP_V2_FIXED + 12;
-		h->err_off = h->need = 0;
-		return PP_V2_FIXED + 12;
-	}
 	return pp_parse_version(buf, len, 0, h);
 }

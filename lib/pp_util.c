@@ -1,5 +1,7 @@
 /*
- * Addresses as text, and error codes as text.
+ * Addresses as text, and error codes as text: the public pp_addr_ntop,
+ * pp_addr_port, pp_strerror and pp_errname.  The tools' own text form of
+ * an endpoint ("HOST:PORT", "unix:PATH") is lib/net/'s, not the library's.
  */
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -108,3 +108,21 @@ pcvar() {
 	done <<< "$output"
 	[ "$n" -gt 10 ]
 }
+
+@test "libproxyhdr exports proxyhdr.h's functions and nothing else" {
+	local so=$R/usr/lib/libproxyhdr.so.0 want got
+	run -0 readelf -d "$so"
+	assert_contains "$output" "[libproxyhdr.so.0]"
+	# Every function the public header declares, and only those.
+	want=$(grep -o '\bpp_[a-z0-9_]*(' "$PP_TOP/lib/proxyhdr.h" |
+		tr -d '(' | sort -u)
+	got=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' |
+		sed 's/@.*//' | sort -u)
+	assert_eq "$got" "$want"
+	# No private helper (lib/net/, lib/relay/) is in the library at all.
+	run -0 nm "$O/libproxyhdr.a"
+	assert_not_contains "$output" "net_addr"
+	assert_not_contains "$output" "relay_"
+	run -0 objdump -T "$so"
+	assert_contains "$output" "PROXYHDR_0"
+}

@@ -190,16 +190,9 @@ static char *
 ua_text(const union uaddr *a, char *buf, size_t cap)
 {
 	struct sockaddr_storage ss;
-	char t[PP_ADDRSTRLEN];
 
 	ua_get(&ss, a);
-	if (pp_addr_ntop(&ss, t, sizeof(t)) == NULL)
-		snprintf(buf, cap, "-");
-	else if (a->sa.sa_family == AF_INET6)
-		snprintf(buf, cap, "[%s]:%d", t, pp_addr_port(&ss));
-	else
-		snprintf(buf, cap, "%s:%d", t, pp_addr_port(&ss));
-	return buf;
+	return net_addr_format(&ss, buf, cap);
 }
 
 /* Counters: local to the batch, then one atomic add each. */
@@ -281,7 +274,7 @@ sess_end(struct relay_udp *u, struct usess *s, int why)
 {
 	struct relay_server *srv = s->srv;
 	struct usess **pp;
-	char cl[PP_ADDRSTRLEN + 16], pe[PP_ADDRSTRLEN + 16];
+	char cl[NET_ADDRSTRLEN], pe[NET_ADDRSTRLEN];
 
 	ulog(u, 1, "client=%s peer=%s server=%s up=%llu down=%llu ms=%lld "
 	    "datagrams=%llu/%llu end=%s", ua_text(&s->client, cl, sizeof(cl)),
@@ -377,7 +370,7 @@ bind_client(int fd, const struct sockaddr_storage *client,
 	struct sockaddr_storage src = *client;
 	int one = 1;
 
-	pp_addr_unmap(&src);
+	net_addr_unmap(&src);
 	if (src.ss_family != srv->addr.ss_family) {
 		errno = EAFNOSUPPORT;
 		return -1;
@@ -386,7 +379,7 @@ bind_client(int fd, const struct sockaddr_storage *client,
 	    &one, sizeof(one)) : setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT,
 	    &one, sizeof(one)))
 		return -1;
-	return bind(fd, (struct sockaddr *)&src, pp_addr_len(&src));
+	return bind(fd, (struct sockaddr *)&src, net_addr_len(&src));
 }
 
 /* A socket to srv for client: the descriptor, or -1 (errno set). */
@@ -407,7 +400,7 @@ upstream_socket(struct relay_udp *u, const struct relay_server *srv,
 		return -1;
 	if ((u->cf->usesrc && bind_client(fd, client, srv) == -1) ||
 	    connect(fd, (const struct sockaddr *)&srv->addr,
-	    pp_addr_len(&srv->addr)) == -1) {
+	    net_addr_len(&srv->addr)) == -1) {
 		int e = errno;
 
 		close(fd);
@@ -602,7 +595,7 @@ flush_up(struct relay_udp *u)
 static void
 drop(struct relay_udp *u, int why, const union uaddr *peer, const char *what)
 {
-	char pe[PP_ADDRSTRLEN + 16];
+	char pe[NET_ADDRSTRLEN];
 
 	u->acc.dropped[why]++;
 	if (u->cf->verbose >= 2)
@@ -675,7 +668,7 @@ udp_up(struct relay_udp *u, int li, int i)
 	client = peer;
 	dst = local;
 	if (cf->accept_proxy >= 0 && (cf->ntrust == 0 ||
-	    pp_cidr_match(cf->trust, cf->ntrust, &peer_ss))) {
+	    net_cidr_match(cf->trust, cf->ntrust, &peer_ss))) {
 		r = pp_parse_version(p, len, 2, &h);
 		if (r == -PP_ENOT_PP && cf->optional)
 			r = 0;		/* --optional: all of it is payload */
@@ -698,8 +691,8 @@ udp_up(struct relay_udp *u, int li, int i)
 		return;
 	}
 	ua_get(&cl_ss, &client);
-	if ((cf->ndeny > 0 && pp_cidr_match(cf->deny, cf->ndeny, &cl_ss)) ||
-	    (cf->nallow > 0 && !pp_cidr_match(cf->allow, cf->nallow,
+	if ((cf->ndeny > 0 && net_cidr_match(cf->deny, cf->ndeny, &cl_ss)) ||
+	    (cf->nallow > 0 && !net_cidr_match(cf->allow, cf->nallow,
 	    &cl_ss))) {
 		drop(u, RELAY_UDROP_DENIED, &client, NULL);
 		return;
@@ -1043,7 +1036,7 @@ relay_udp_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 	if (n >= 0 && s->chk_len > 0)
 		memcpy(buf + n, s->chk_data, s->chk_len);
 	if (n < 0 || connect(fd, (struct sockaddr *)&s->addr,
-	    pp_addr_len(&s->addr)) == -1 || send(fd, buf, (size_t)n +
+	    net_addr_len(&s->addr)) == -1 || send(fd, buf, (size_t)n +
 	    s->chk_len, MSG_DONTWAIT) == -1) {
 		close(fd);
 		return -1;

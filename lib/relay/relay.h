@@ -6,6 +6,18 @@
  * "first" algorithm.  One epoll loop per worker process; workers share
  * nothing on the data path (server counters and health state live in a
  * small shared mapping touched once per connection, not per byte).
+ *
+ * The map, one concern per file:
+ *   relay_master.c   the master: forks, restarts and signals the workers
+ *   relay_loop.c     one worker's loop and the data path, accept to close
+ *   relay_servers.c  server specs, the servers file, applying a new list
+ *   relay_lb.c       picking a server: the algorithms and their hashes
+ *   relay_health.c   health checks and what their results change
+ *   relay_limit.c    per client address limits
+ *   relay_stats.c    the shared counters and the /metrics responder
+ *   relay_udp.c      --udp: datagram sessions, UDP checks, udp_* metrics
+ *   worker.h         the worker state those files share (private)
+ * Addresses and CIDR lists are lib/net/'s; headers are libproxyhdr's.
  */
 #ifndef RELAY_H
 #define RELAY_H
@@ -14,9 +26,10 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "proxyhdr.h"
-#include "pp-internal.h"
+#include "net.h"
 
 #define RELAY_MAXSRV	256		/* servers per balancer */
 #define RELAY_MAXWORKERS 64		/* -w */
@@ -51,7 +64,7 @@ enum relay_algo {
  */
 struct relay_sstat {
 	char		key[RELAY_KEYLEN];	/* the name; "" never used */
-	char		name[PP_ADDRSTRLEN + 16];	/* label in /metrics */
+	char		name[NET_ADDRSTRLEN];	/* label in /metrics */
 	uint32_t	up;
 	uint64_t	total;
 	uint64_t	bytes_in;	/* client -> server */
@@ -113,7 +126,7 @@ struct relay_shared {
 
 struct relay_server {
 	struct sockaddr_storage addr;
-	char		name[PP_ADDRSTRLEN + 16];	/* "host:port" */
+	char		name[NET_ADDRSTRLEN];	/* "host:port" */
 	char		key[RELAY_KEYLEN];
 	int		weight;
 	int		send_proxy;	/* 0, 1 or 2 */
@@ -165,7 +178,7 @@ struct relay_conf {
 	/* receiving */
 	int		accept_proxy;	/* -1 no, 0 any, 1 v1, 2 v2 */
 	int		optional;
-	struct pp_cidr	trust[RELAY_MAXCIDR];
+	struct net_cidr	trust[RELAY_MAXCIDR];
 	int		ntrust;
 	int		max_header;
 	/* sending */
@@ -177,7 +190,7 @@ struct relay_conf {
 	uint8_t		drop_tlv[256];
 	int		usesrc;		/* bind to the client's address */
 	/* access */
-	struct pp_cidr	allow[RELAY_MAXCIDR], deny[RELAY_MAXCIDR];
+	struct net_cidr	allow[RELAY_MAXCIDR], deny[RELAY_MAXCIDR];
 	int		nallow, ndeny;
 	int		max_per_ip;
 	int		rate_n, rate_secs;
@@ -207,8 +220,22 @@ struct relay_conf {
 };
 
 
-/* relay_loop.c */
-int	relay_run(struct relay_conf *conf);	/* returns an exit code */
+/* CLOCK_MONOTONIC in ms: the engine's one clock. */
+static inline int64_t
+relay_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* relay_master.c: the whole relay; returns an exit code. */
+int	relay_run(struct relay_conf *conf);
+
+/* relay_loop.c: one worker's life; returns its exit code. */
+int	relay_worker_run(struct relay_conf *cf, struct relay_shared *sh,
+	    int id);
 
 /* relay_lb.c: algorithms over the servers of lb. */
 void	relay_lb_init(struct relay_lb *lb, enum relay_algo algo,
@@ -303,7 +330,7 @@ void	relay_limit_sweep(struct relay_limit *l, int64_t now_ms);
 void	relay_limit_free(struct relay_limit *l);
 
 
-/* Server spec "ADDR[,weight=N][,send-proxy|send-proxy-v2][,check]..." */
+/* relay_servers.c: spec "ADDR[,weight=N][,send-proxy|send-proxy-v2][,check]..." */
 int	relay_server_parse(const char *spec, struct relay_server *s,
 	    int dflt_proxy, const char **why);
 int	relay_servers_load(const struct relay_conf *cf,

@@ -1,14 +1,22 @@
 /*
- * relay_stats.c - the counters shared by the workers and their Prometheus
- * text exposition (served at /metrics by --stats).
+ * relay_stats.c - the counters shared by the workers (slots, lock), their
+ * Prometheus text exposition, and the /metrics responder of --stats:
+ * non-blocking clients served by worker 0 from their own buffers.  Must
+ * not count anything itself: the data path and the checks count.
  */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "relay.h"
+#include "worker.h"
 
 /*
  * The lock guards the slot table (which address owns which slot).  A
@@ -273,4 +281,171 @@ const char *
 relay_end_name(int why)
 {
 	return why >= 0 && why < RELAY_END_MAX ? end_names[why] : "?";
+}
+
+static void
+stats_free(struct statcl *sc)
+{
+	if (sc->prev != NULL)
+		sc->prev->next = sc->next;
+	else
+		W.sc_head = sc->next;
+	if (sc->next != NULL)
+		sc->next->prev = sc->prev;
+	else
+		W.sc_tail = sc->prev;
+	close(sc->o.fd);
+	free(sc->resp);
+	free(sc);
+	W.nstatcl--;
+}
+
+/* The request is in: build the answer.  -1 when out of memory. */
+static int
+stats_answer(struct statcl *sc)
+{
+	const char *p = NULL;
+	char hdr[256];
+	size_t len = 0;
+	int ok, head, hlen;
+
+	head = strncmp(sc->req, "HEAD ", 5) == 0;
+	if (head)
+		p = sc->req + 5;
+	else if (strncmp(sc->req, "GET ", 4) == 0)
+		p = sc->req + 4;
+	ok = p != NULL && strncmp(p, "/metrics", 8) == 0 &&
+	    (p[8] == ' ' || p[8] == '?');
+	if (ok) {
+		len = relay_stats_text(W.sh, W.conf->prog, W.page, W.pagecap);
+		if (len > W.pagecap)
+			len = W.pagecap;
+	}
+	/* HEAD: the headers GET would get, Content-Length included. */
+	hlen = snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: "
+	    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", ok ? "200 OK" : "404 Not Found",
+	    len);
+	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
+		return -1;
+	sc->rtot = (size_t)hlen + (head ? 0 : len);
+	if ((sc->resp = malloc(sc->rtot)) == NULL)
+		return -1;
+	memcpy(sc->resp, hdr, (size_t)hlen);
+	if (!head)
+		memcpy(sc->resp + hlen, W.page, len);
+	sc->roff = 0;
+	return 0;
+}
+
+/*
+ * A stats client is ready.  Never blocks: a scraper that reads slowly or
+ * not at all costs its own buffers and a slot, not the worker's time.
+ */
+void
+stats_io(struct statcl *sc)
+{
+	struct epoll_event ev;
+	ssize_t n;
+
+	if (sc->resp == NULL) {
+		n = recv(sc->o.fd, sc->req + sc->rlen, sizeof(sc->req) - 1 -
+		    sc->rlen, MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			stats_free(sc);
+			return;
+		}
+		sc->rlen += (size_t)n;
+		sc->req[sc->rlen] = '\0';
+		/* The request may come in pieces: wait for its blank line. */
+		if (strstr(sc->req, "\r\n\r\n") == NULL &&
+		    strstr(sc->req, "\n\n") == NULL) {
+			if (sc->rlen == sizeof(sc->req) - 1)
+				stats_free(sc);	/* too long to be ours */
+			return;
+		}
+		if (stats_answer(sc) == -1) {
+			stats_free(sc);
+			return;
+		}
+		ev.events = EPOLLOUT;
+		ev.data.u64 = (uint64_t)(uintptr_t)&sc->o | TAG_OBJ;
+		if (epoll_ctl(W.epfd, EPOLL_CTL_MOD, sc->o.fd, &ev) == -1) {
+			stats_free(sc);
+			return;
+		}
+	}
+	while (sc->roff < sc->rtot) {
+		n = send(sc->o.fd, sc->resp + sc->roff, sc->rtot - sc->roff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;		/* the next EPOLLOUT goes on */
+		if (n <= 0)
+			break;
+		sc->roff += (size_t)n;
+	}
+	stats_free(sc);
+}
+
+/* Stats clients past their time (the list is sorted by construction). */
+void
+stats_expire(void)
+{
+	while (W.sc_head != NULL && W.sc_head->deadline <= W.now)
+		stats_free(W.sc_head);
+}
+
+void
+stats_accept(void)
+{
+	struct epoll_event ev;
+	struct statcl *sc;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		fd = accept4(W.stats.fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			if ((errno != EMFILE && errno != ENFILE) ||
+			    W.spare == -1)
+				return;
+			/* As on_accept does: accept and close, no spin. */
+			fds_exhausted();
+			close(W.spare);
+			if ((fd = accept(W.stats.fd, NULL, NULL)) != -1) {
+				rst(fd);
+				close(fd);
+			}
+			W.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
+		}
+		/* Beyond the cap, or out of memory: accepted and closed. */
+		if (W.nstatcl >= STATS_MAXCL ||
+		    (sc = calloc(1, sizeof(*sc))) == NULL) {
+			rst(fd);
+			close(fd);
+			continue;
+		}
+		sc->o.type = O_STATCL;
+		sc->o.fd = fd;
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.u64 = (uint64_t)(uintptr_t)&sc->o | TAG_OBJ;
+		if (epoll_ctl(W.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			free(sc);
+			continue;
+		}
+		sc->deadline = W.now + STATS_MS;
+		sc->prev = W.sc_tail;
+		if (W.sc_tail != NULL)
+			W.sc_tail->next = sc;
+		else
+			W.sc_head = sc;
+		W.sc_tail = sc;
+		W.nstatcl++;
+	}
 }

@@ -1,7 +1,7 @@
 /*
- * pp_net.c - addresses and prefixes for the tools and the relay engine:
- * the "Addresses" of DESIGN.md's common conventions and the CIDR lists of
- * --trust, --allow and --deny.  Declared in pp-internal.h.
+ * net.c - addresses and prefixes for the tools and the relay engine:
+ * HOST:PORT, [V6]:PORT, :PORT and unix:PATH, their one text form,
+ * and the CIDR lists of --trust, --allow and --deny.  Declared in net.h.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,15 +9,16 @@
 #include <netinet/in.h>
 
 #include <netdb.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pp-internal.h"
+#include "net.h"
 
 /* The 16-byte form of an IPv4 address: ::ffff:a.b.c.d. */
 static void
-pp_map4(const struct in_addr *in, uint8_t out[16])
+map4(const struct in_addr *in, uint8_t out[16])
 {
 	memset(out, 0, 10);
 	out[10] = 0xff;
@@ -27,7 +28,7 @@ pp_map4(const struct in_addr *in, uint8_t out[16])
 
 /* Decimal digits only, no sign, no leading zero; -1 when not in [0, max]. */
 static long
-pp_decimal(const char *s, size_t len, long max)
+decimal(const char *s, size_t len, long max)
 {
 	long v = 0;
 	size_t i;
@@ -43,7 +44,7 @@ pp_decimal(const char *s, size_t len, long max)
 }
 
 int
-pp_cidr_parse(const char *s, struct pp_cidr *c)
+net_cidr_parse(const char *s, struct net_cidr *c)
 {
 	char text[INET6_ADDRSTRLEN];
 	const char *slash;
@@ -63,7 +64,7 @@ pp_cidr_parse(const char *s, struct pp_cidr *c)
 
 	memset(c, 0, sizeof(*c));
 	if (inet_pton(AF_INET, text, &in4) == 1) {
-		pp_map4(&in4, c->addr);
+		map4(&in4, c->addr);
 		v4 = 1;
 	} else if (inet_pton(AF_INET6, text, c->addr) == 1)
 		v4 = 0;
@@ -72,7 +73,7 @@ pp_cidr_parse(const char *s, struct pp_cidr *c)
 
 	if (slash == NULL)
 		bits = v4 ? 32 : 128;
-	else if ((bits = pp_decimal(slash + 1, strlen(slash + 1),
+	else if ((bits = decimal(slash + 1, strlen(slash + 1),
 	    v4 ? 32 : 128)) < 0)
 		return -1;
 	c->bits = (uint8_t)(v4 ? bits + 96 : bits);
@@ -89,7 +90,7 @@ pp_cidr_parse(const char *s, struct pp_cidr *c)
 }
 
 int
-pp_cidr_match(const struct pp_cidr *c, size_t n,
+net_cidr_match(const struct net_cidr *c, size_t n,
     const struct sockaddr_storage *sa)
 {
 	uint8_t a[16];
@@ -100,7 +101,7 @@ pp_cidr_match(const struct pp_cidr *c, size_t n,
 		return 0;
 	/* IPv4 and IPv4-mapped IPv6 both compare as ::ffff:a.b.c.d. */
 	if (sa->ss_family == AF_INET)
-		pp_map4(&((const struct sockaddr_in *)sa)->sin_addr, a);
+		map4(&((const struct sockaddr_in *)sa)->sin_addr, a);
 	else if (sa->ss_family == AF_INET6)
 		memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	else
@@ -121,7 +122,7 @@ pp_cidr_match(const struct pp_cidr *c, size_t n,
 
 /* HOST (numeric or a name) into sa, keeping port.  0 or -1 with *why. */
 static int
-pp_host(const char *host, int numeric, in_port_t port,
+host_lookup(const char *host, int numeric, in_port_t port,
     struct sockaddr_storage *sa, socklen_t *salen, const char **why)
 {
 	struct addrinfo hints, *res;
@@ -153,7 +154,7 @@ pp_host(const char *host, int numeric, in_port_t port,
 }
 
 int
-pp_addr_parse(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
+net_addr_parse(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
     const char **why)
 {
 	char host[256];
@@ -224,7 +225,7 @@ pp_addr_parse(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
 			return -1;
 		}
 	}
-	if ((port = pp_decimal(colon + 1, strlen(colon + 1), 65535)) < 0) {
+	if ((port = decimal(colon + 1, strlen(colon + 1), 65535)) < 0) {
 		*why = "port must be a number 0-65535";
 		return -1;
 	}
@@ -250,7 +251,7 @@ pp_addr_parse(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
 		return -1;
 	}
 	if (bracket) {
-		if (pp_host(host, 1, (in_port_t)port, sa, salen, why) != 0)
+		if (host_lookup(host, 1, (in_port_t)port, sa, salen, why) != 0)
 			return -1;
 		if (sa->ss_family != AF_INET6) {
 			*why = "brackets hold an IPv6 address";
@@ -258,11 +259,11 @@ pp_addr_parse(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
 		}
 		return 0;
 	}
-	return pp_host(host, 0, (in_port_t)port, sa, salen, why);
+	return host_lookup(host, 0, (in_port_t)port, sa, salen, why);
 }
 
 socklen_t
-pp_addr_len(const struct sockaddr_storage *sa)
+net_addr_len(const struct sockaddr_storage *sa)
 {
 	const struct sockaddr_un *sun;
 	size_t base = offsetof(struct sockaddr_un, sun_path), max;
@@ -288,7 +289,7 @@ pp_addr_len(const struct sockaddr_storage *sa)
 }
 
 void
-pp_addr_unmap(struct sockaddr_storage *sa)
+net_addr_unmap(struct sockaddr_storage *sa)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
 	struct sockaddr_in sin;
@@ -302,4 +303,28 @@ pp_addr_unmap(struct sockaddr_storage *sa)
 	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
 	memset(sa, 0, sizeof(*sa));
 	memcpy(sa, &sin, sizeof(sin));
+}
+
+char *
+net_addr_format(const struct sockaddr_storage *sa, char *buf, size_t cap)
+{
+	char a[PP_ADDRSTRLEN];
+	int port;
+
+	if (sa->ss_family == AF_UNSPEC) {
+		snprintf(buf, cap, "-");
+		return buf;
+	}
+	if (pp_addr_ntop(sa, a, sizeof(a)) == NULL) {
+		snprintf(buf, cap, "(family %d)", sa->ss_family);
+		return buf;
+	}
+	port = pp_addr_port(sa);
+	if (sa->ss_family == AF_UNIX)
+		snprintf(buf, cap, "unix:%s", a[0] != '\0' ? a : "(unnamed)");
+	else if (sa->ss_family == AF_INET6)
+		snprintf(buf, cap, "[%s]:%d", a, port);
+	else
+		snprintf(buf, cap, "%s:%d", a, port);
+	return buf;
 }

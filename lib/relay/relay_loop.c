@@ -1,6 +1,9 @@
 /*
- * relay_loop.c - the event loop of one worker: accept, read the PROXY
- * header, pick a server, connect, move bytes both ways, close.
+ * relay_loop.c - the event loop of one worker and its data path: accept,
+ * read the PROXY header, pick a server, connect, move bytes both ways,
+ * close.  Choosing the server, checking servers, reading the server list
+ * and serving /metrics are other files' (see relay.h); this one only
+ * calls them, so the path of a connection reads top to bottom here.
  *
  * Memory: a connection is one object from a free list.  Bytes are read
  * into one scratch buffer per worker and written straight on, so an idle
@@ -44,18 +47,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "worker.h"
 
-#define ACCEPT_BURST	64		/* accepts per wake-up and listener */
 #define PUMP_ROUNDS	16		/* reads per direction and wake-up */
-#define POOL_BUFS	1024		/* idle buffers kept */
-#define POOL_PIPES	64		/* idle pipes kept */
 #define PIPE_CAP	262144		/* bytes a pipe holds (F_SETPIPE_SZ) */
 #define TLV_AREA	8192		/* where received TLVs wait, in up.buf */
 #define CONN_CHUNK	256
-#define STATS_MAXCL	32		/* stats clients open at once */
-#define STATS_MS	10000		/* a stats client's whole exchange */
-#define STATS_REQMAX	1024		/* request line and headers */
 
 /* Readiness of a socket, as its edges told it (see the top of the file). */
 #define R_IN		1	/* bytes or an end may be waiting */
@@ -65,21 +62,7 @@
 #define SIDE_SERVER	1
 #define EV_BASE		(EPOLLIN | EPOLLRDHUP | EPOLLET)
 
-/* epoll data: a pointer with its kind in the two low bits. */
-#define TAG_CLIENT	0
-#define TAG_SERVER	1
-#define TAG_OBJ		2
-#define TAG_CHECK	3
-#define TAG_MASK	3
-
 enum { C_HDR, C_CONN, C_RELAY };
-enum { T_HDR, T_CONN, T_IDLE, T_NKIND };
-enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_UDP };
-
-struct obj {
-	int		type;
-	int		fd;
-};
 
 struct dir {
 	int		pipe[2];	/* -1 when none */
@@ -113,87 +96,15 @@ struct conn {
 	struct conn	*rnext;		/* ready list */
 };
 
-/*
- * A /metrics client: read until the request's blank line, then write the
- * answer, both without blocking, from its own buffers.
- */
-struct statcl {
-	struct obj	o;		/* first: the epoll data points here */
-	int64_t		deadline;
-	struct statcl	*prev, *next;	/* by deadline: all the same length */
-	char		*resp;		/* the answer; NULL while reading */
-	size_t		rlen, roff, rtot;
-	char		req[STATS_REQMAX];
-};
-
-struct tlist {
-	struct conn	*head, *tail;
-	int		ms;
-};
-
-/* One worker's world. */
-struct worker {
-	struct relay_conf *conf;
-	struct relay_shared *sh;
-	struct relay_wstat *ws;		/* this worker's row in sh */
-	int		id;
-	int		epfd;
-	int		spare;		/* for accept-and-close on EMFILE */
-	int		fd_limit;	/* RLIMIT_NOFILE, 0 when unknown */
-	int64_t		now;
-	struct relay_lb	lb;
-	struct relay_limit *limit;
-	uint8_t		*scratch;
-	struct conn	*free;
-	struct conn	*dead;		/* closed during this batch */
-	struct conn	*ready;		/* more to move without an event */
-	void		**chunks;
-	int		nchunks;
-	uint8_t		*bufs[POOL_BUFS];
-	int		nbufs;
-	int		pipes[POOL_PIPES][2];
-	int		npipes;
-	struct tlist	tl[T_NKIND];
-	int		nconns;
-	int		paused;		/* listeners out of the interest set */
-	int		draining;
-	int64_t		drain_end;
-	struct obj	lobj[RELAY_MAXLISTEN];
-	int		nlisten;
-	struct obj	stats, sig;
-	struct relay_udp *udp;		/* --udp: the datagram path */
-	struct obj	udpo;
-	int		udp_next;	/* ms to its next timeout, or -1 */
-	uint32_t	health_gen;
-	struct relay_server *retired;
-	int64_t		tick;
-	int		emfile_logged;
-	int		limit_logged;	/* the table-full spell was said */
-	char		*page;		/* /metrics response */
-	size_t		pagecap;
-	struct statcl	*sc_head, *sc_tail;
-	int		nstatcl;
-};
-
-static struct worker W;
+struct worker W;
 
 static void	conn_close(struct conn *, int, int);
 static void	conn_connect(struct conn *);
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void wlog(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* level 0 warning, 1 per connection, 2 verbose. */
-static void
+void
 wlog(int level, const char *fmt, ...)
 {
 	char line[1024];
@@ -205,26 +116,6 @@ wlog(int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	W.conf->log(level, line);
-}
-
-static char *
-addrport(const struct sockaddr_storage *sa, char *buf, size_t cap)
-{
-	char a[PP_ADDRSTRLEN];
-	int port;
-
-	if (sa->ss_family == AF_UNSPEC)
-		return strlcpy(buf, "-", cap), buf;
-	if (pp_addr_ntop(sa, a, sizeof(a)) == NULL)
-		return strlcpy(buf, "?", cap), buf;
-	port = pp_addr_port(sa);
-	if (port < 0)
-		snprintf(buf, cap, "unix:%s", a);
-	else if (sa->ss_family == AF_INET6 && strchr(a, ':') != NULL)
-		snprintf(buf, cap, "[%s]:%d", a, port);
-	else
-		snprintf(buf, cap, "%s:%d", a, port);
-	return buf;
 }
 
 /* Pools: buffers and pipes are reused, never freed while busy. */
@@ -424,28 +315,6 @@ listeners_watch(int on)
 	}
 }
 
-static void
-server_release(struct relay_server *s)
-{
-	s->refs--;
-}
-
-/* Retired servers are freed between batches, once unused. */
-static void
-servers_reap(void)
-{
-	struct relay_server **pp, *s;
-
-	for (pp = &W.retired; (s = *pp) != NULL;) {
-		if (s->refs == 0) {
-			*pp = s->next_ret;
-			relay_stats_release(W.sh, W.ws, s->st);
-			free(s);
-		} else
-			pp = &s->next_ret;
-	}
-}
-
 /* Leave the connection to s: counters, reference. */
 static void
 conn_unserve(struct conn *c)
@@ -464,18 +333,18 @@ conn_unserve(struct conn *c)
 		    __ATOMIC_RELAXED);
 	}
 	c->srv = NULL;
-	server_release(s);
+	s->refs--;
 }
 
 /* Said once per spell of exhaustion; a served connection ends the spell. */
-static void
+void
 fds_exhausted(void)
 {
 	if (!W.emfile_logged++)
 		wlog(0, "out of file descriptors: refusing connections");
 }
 
-static void
+void
 rst(int fd)
 {
 	struct linger lg = { 1, 0 };
@@ -490,12 +359,12 @@ rst(int fd)
 static void
 conn_close(struct conn *c, int why, int abortive)
 {
-	char cl[PP_ADDRSTRLEN + 16], pe[PP_ADDRSTRLEN + 16];
+	char cl[NET_ADDRSTRLEN], pe[NET_ADDRSTRLEN];
 
 	if (W.conf->verbose >= 1) {
 		wlog(1, "client=%s peer=%s server=%s up=%llu down=%llu "
-		    "ms=%lld end=%s", addrport(&c->client, cl, sizeof(cl)),
-		    addrport(&c->peer, pe, sizeof(pe)),
+		    "ms=%lld end=%s", net_addr_format(&c->client, cl, sizeof(cl)),
+		    net_addr_format(&c->peer, pe, sizeof(pe)),
 		    c->srv != NULL ? c->srv->name : "-",
 		    (unsigned long long)c->up.bytes,
 		    (unsigned long long)c->dn.bytes,
@@ -788,7 +657,7 @@ set_source(int fd, const struct conn *c, const struct relay_server *s)
 	struct sockaddr_storage src = c->client;
 	int one = 1;
 
-	pp_addr_unmap(&src);
+	net_addr_unmap(&src);
 	if (src.ss_family != s->addr.ss_family) {
 		errno = EAFNOSUPPORT;
 		return -1;
@@ -806,7 +675,7 @@ set_source(int fd, const struct conn *c, const struct relay_server *s)
 	}
 	/* The port is picked at connect time: many flows share the address. */
 	setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-	return bind(fd, (struct sockaddr *)&src, pp_addr_len(&src));
+	return bind(fd, (struct sockaddr *)&src, net_addr_len(&src));
 }
 
 static void
@@ -852,7 +721,7 @@ conn_connect(struct conn *c)
 		conn_retry(c);
 		return;
 	}
-	if (connect(fd, (struct sockaddr *)&s->addr, pp_addr_len(&s->addr))
+	if (connect(fd, (struct sockaddr *)&s->addr, net_addr_len(&s->addr))
 	    == -1 && errno != EINPROGRESS) {
 		conn_retry(c);
 		return;
@@ -941,8 +810,8 @@ conn_ready(struct conn *c)
 {
 	const struct relay_conf *cf = W.conf;
 
-	if ((cf->ndeny > 0 && pp_cidr_match(cf->deny, cf->ndeny, &c->client))
-	    || (cf->nallow > 0 && !pp_cidr_match(cf->allow, cf->nallow,
+	if ((cf->ndeny > 0 && net_cidr_match(cf->deny, cf->ndeny, &c->client))
+	    || (cf->nallow > 0 && !net_cidr_match(cf->allow, cf->nallow,
 	    &c->client))) {
 		conn_refuse(c, RELAY_END_DENIED);
 		return;
@@ -1107,7 +976,7 @@ on_accept(struct obj *o)
 		c->dst.ss_family = AF_UNSPEC;
 		/* TCP_NODELAY comes from the listening socket (relay_cli.c). */
 		if (cf->accept_proxy >= 0 && cf->ntrust > 0 && !cf->optional &&
-		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer)) {
+		    !net_cidr_match(cf->trust, cf->ntrust, &c->peer)) {
 			c->client = c->peer;
 			conn_refuse(c, RELAY_END_UNTRUSTED);
 			continue;
@@ -1119,7 +988,7 @@ on_accept(struct obj *o)
 			continue;
 		}
 		if (cf->accept_proxy < 0 || (cf->ntrust > 0 && cf->optional &&
-		    !pp_cidr_match(cf->trust, cf->ntrust, &c->peer))) {
+		    !net_cidr_match(cf->trust, cf->ntrust, &c->peer))) {
 			c->client = c->peer;
 			c->state = C_CONN;
 			conn_ready(c);
@@ -1220,319 +1089,6 @@ next_timeout(void)
 				t = d;
 		}
 	return t <= W.now ? 0 : (int)(t - W.now);
-}
-
-/* Health: only worker 0 checks; the others read the shared state. */
-static void
-publish(struct relay_server *s, int up)
-{
-	s->up = up;
-	W.lb.dirty = 1;
-	if (s->st != NULL)
-		__atomic_store_n(&s->st->up, (uint32_t)up, __ATOMIC_RELAXED);
-	W.health_gen = __atomic_add_fetch(&W.sh->health_gen, 1,
-	    __ATOMIC_RELEASE);
-	wlog(0, "server %s is %s", s->name, up ? "up" : "down");
-}
-
-static void
-check_result(struct relay_server *s, int ok)
-{
-	const struct relay_conf *cf = W.conf;
-
-	s->chk_next = W.now + cf->check_ms;
-	wlog(2, "check %s: %s", s->name, ok ? "ok" : "failed");
-	if (ok) {
-		s->fall_n = 0;
-		if (!s->up && ++s->rise_n >= cf->rise)
-			publish(s, 1);
-		return;
-	}
-	if (s->st != NULL)
-		__atomic_add_fetch(&s->st->check_fail, 1, __ATOMIC_RELAXED);
-	s->rise_n = 0;
-	if (s->up && ++s->fall_n >= cf->fall)
-		publish(s, 0);
-}
-
-static void
-checks_run(void)
-{
-	struct epoll_event ev;
-	struct relay_server *s;
-	int i, to;
-
-	to = W.conf->check_ms;
-	if (W.conf->connect_ms > 0 && W.conf->connect_ms < to)
-		to = W.conf->connect_ms;
-	for (i = 0; i < W.lb.n; i++) {
-		s = W.lb.srv[i];
-		if (!s->check)
-			continue;
-		if (s->chk_fd != -1 && W.now >= s->chk_deadline) {
-			relay_check_abort(s);
-			check_result(s, 0);
-		}
-		if (s->chk_fd == -1 && W.now >= s->chk_next) {
-			if (relay_check_start(s, W.now, to) == -1) {
-				check_result(s, 0);
-				continue;
-			}
-			/* UDP: a reply (or an ICMP error) makes it readable. */
-			ev.events = s->udp ? EPOLLIN : EPOLLOUT;
-			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
-			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
-		}
-	}
-}
-
-static void
-health_sync(void)
-{
-	uint32_t g;
-	int i;
-
-	g = __atomic_load_n(&W.sh->health_gen, __ATOMIC_ACQUIRE);
-	if (g == W.health_gen)
-		return;
-	W.health_gen = g;
-	for (i = 0; i < W.lb.n; i++)
-		if (W.lb.srv[i]->st != NULL)
-			W.lb.srv[i]->up = (int)__atomic_load_n(
-			    &W.lb.srv[i]->st->up, __ATOMIC_RELAXED);
-	W.lb.dirty = 1;
-}
-
-/*
- * Make nw[0..n) the server list.  A server whose spec is unchanged keeps
- * its state (and its open connections); the others are new, and those
- * gone from the list retire once their connections end.
- */
-static void
-servers_use(struct relay_server **nw, int n)
-{
-	struct relay_server *s;
-	int i, j, keep[RELAY_MAXSRV];
-
-	memset(keep, 0, sizeof(keep));
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < W.lb.n; j++)
-			if (!keep[j] && strcmp(W.lb.srv[j]->key,
-			    nw[i]->key) == 0)
-				break;
-		if (j < W.lb.n) {
-			keep[j] = 1;
-			free(nw[i]);
-			nw[i] = W.lb.srv[j];
-			continue;
-		}
-		s = nw[i];
-		s->chk_fd = -1;
-		s->chk_next = W.now;
-		s->st = relay_stats_slot(W.sh, W.ws, s->name);
-		s->up = 1;
-		if (s->st != NULL && s->check)
-			s->up = (int)__atomic_load_n(&s->st->up,
-			    __ATOMIC_RELAXED);
-		else if (s->st != NULL)
-			__atomic_store_n(&s->st->up, 1, __ATOMIC_RELAXED);
-	}
-	for (j = 0; j < W.lb.n; j++) {
-		if (keep[j])
-			continue;
-		s = W.lb.srv[j];
-		relay_check_abort(s);
-		s->retired = 1;
-		s->next_ret = W.retired;
-		W.retired = s;
-	}
-	for (i = 0; i < n; i++)
-		W.lb.srv[i] = nw[i];
-	W.lb.n = n;
-	W.lb.dirty = 1;
-}
-
-/* Read the servers again (start, SIGHUP); a list that fails changes nothing. */
-static int
-servers_apply(void)
-{
-	struct relay_server *nw[RELAY_MAXSRV];
-	const char *why = NULL;
-	int n;
-
-	if (relay_servers_load(W.conf, nw, &n, &why) == -1) {
-		wlog(0, "servers not changed: %s", why);
-		return -1;
-	}
-	servers_use(nw, n);
-	return 0;
-}
-
-static void
-stats_free(struct statcl *sc)
-{
-	if (sc->prev != NULL)
-		sc->prev->next = sc->next;
-	else
-		W.sc_head = sc->next;
-	if (sc->next != NULL)
-		sc->next->prev = sc->prev;
-	else
-		W.sc_tail = sc->prev;
-	close(sc->o.fd);
-	free(sc->resp);
-	free(sc);
-	W.nstatcl--;
-}
-
-/* The request is in: build the answer.  -1 when out of memory. */
-static int
-stats_answer(struct statcl *sc)
-{
-	const char *p = NULL;
-	char hdr[256];
-	size_t len = 0;
-	int ok, head, hlen;
-
-	head = strncmp(sc->req, "HEAD ", 5) == 0;
-	if (head)
-		p = sc->req + 5;
-	else if (strncmp(sc->req, "GET ", 4) == 0)
-		p = sc->req + 4;
-	ok = p != NULL && strncmp(p, "/metrics", 8) == 0 &&
-	    (p[8] == ' ' || p[8] == '?');
-	if (ok) {
-		len = relay_stats_text(W.sh, W.conf->prog, W.page, W.pagecap);
-		if (len > W.pagecap)
-			len = W.pagecap;
-	}
-	/* HEAD: the headers GET would get, Content-Length included. */
-	hlen = snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: "
-	    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", ok ? "200 OK" : "404 Not Found",
-	    len);
-	if (hlen < 0 || (size_t)hlen >= sizeof(hdr))
-		return -1;
-	sc->rtot = (size_t)hlen + (head ? 0 : len);
-	if ((sc->resp = malloc(sc->rtot)) == NULL)
-		return -1;
-	memcpy(sc->resp, hdr, (size_t)hlen);
-	if (!head)
-		memcpy(sc->resp + hlen, W.page, len);
-	sc->roff = 0;
-	return 0;
-}
-
-/*
- * A stats client is ready.  Never blocks: a scraper that reads slowly or
- * not at all costs its own buffers and a slot, not the worker's time.
- */
-static void
-stats_io(struct statcl *sc)
-{
-	struct epoll_event ev;
-	ssize_t n;
-
-	if (sc->resp == NULL) {
-		n = recv(sc->o.fd, sc->req + sc->rlen, sizeof(sc->req) - 1 -
-		    sc->rlen, MSG_DONTWAIT);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			stats_free(sc);
-			return;
-		}
-		sc->rlen += (size_t)n;
-		sc->req[sc->rlen] = '\0';
-		/* The request may come in pieces: wait for its blank line. */
-		if (strstr(sc->req, "\r\n\r\n") == NULL &&
-		    strstr(sc->req, "\n\n") == NULL) {
-			if (sc->rlen == sizeof(sc->req) - 1)
-				stats_free(sc);	/* too long to be ours */
-			return;
-		}
-		if (stats_answer(sc) == -1) {
-			stats_free(sc);
-			return;
-		}
-		ev.events = EPOLLOUT;
-		ev.data.u64 = (uint64_t)(uintptr_t)&sc->o | TAG_OBJ;
-		if (epoll_ctl(W.epfd, EPOLL_CTL_MOD, sc->o.fd, &ev) == -1) {
-			stats_free(sc);
-			return;
-		}
-	}
-	while (sc->roff < sc->rtot) {
-		n = send(sc->o.fd, sc->resp + sc->roff, sc->rtot - sc->roff,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;		/* the next EPOLLOUT goes on */
-		if (n <= 0)
-			break;
-		sc->roff += (size_t)n;
-	}
-	stats_free(sc);
-}
-
-/* Stats clients past their time (the list is sorted by construction). */
-static void
-stats_expire(void)
-{
-	while (W.sc_head != NULL && W.sc_head->deadline <= W.now)
-		stats_free(W.sc_head);
-}
-
-static void
-stats_accept(void)
-{
-	struct epoll_event ev;
-	struct statcl *sc;
-	int i, fd;
-
-	for (i = 0; i < ACCEPT_BURST; i++) {
-		fd = accept4(W.stats.fd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == ECONNABORTED || errno == EINTR)
-				continue;
-			if ((errno != EMFILE && errno != ENFILE) ||
-			    W.spare == -1)
-				return;
-			/* As on_accept does: accept and close, no spin. */
-			fds_exhausted();
-			close(W.spare);
-			if ((fd = accept(W.stats.fd, NULL, NULL)) != -1) {
-				rst(fd);
-				close(fd);
-			}
-			W.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			continue;
-		}
-		/* Beyond the cap, or out of memory: accepted and closed. */
-		if (W.nstatcl >= STATS_MAXCL ||
-		    (sc = calloc(1, sizeof(*sc))) == NULL) {
-			rst(fd);
-			close(fd);
-			continue;
-		}
-		sc->o.type = O_STATCL;
-		sc->o.fd = fd;
-		ev.events = EPOLLIN | EPOLLRDHUP;
-		ev.data.u64 = (uint64_t)(uintptr_t)&sc->o | TAG_OBJ;
-		if (epoll_ctl(W.epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			close(fd);
-			free(sc);
-			continue;
-		}
-		sc->deadline = W.now + STATS_MS;
-		sc->prev = W.sc_tail;
-		if (W.sc_tail != NULL)
-			W.sc_tail->next = sc;
-		else
-			W.sc_head = sc;
-		W.sc_tail = sc;
-		W.nstatcl++;
-	}
 }
 
 static void
@@ -1656,8 +1212,8 @@ title(void)
 		    W.draining ? ", draining" : "");
 }
 
-static int
-worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
+int
+relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 {
 	struct epoll_event evs[256], ev;
 	struct rlimit rl;
@@ -1670,7 +1226,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	W.sh = sh;
 	W.ws = &sh->w[id];
 	W.id = id;
-	W.now = now_ms();
+	W.now = relay_now_ms();
 	W.ws->beat = W.now;
 	if ((W.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return 1;
@@ -1740,8 +1296,6 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		W.lobj[W.nlisten].type = O_LISTEN;
 		W.lobj[W.nlisten++].fd = cf->lfd[i];
 	}
-	W.paused = 1;
-	listeners_watch(1);
 	W.udp_next = -1;
 	if (cf->udp) {
 		W.udp = relay_udp_new(cf, sh, id, &W.lb, W.limit, ufd, nufd,
@@ -1754,6 +1308,8 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		ev.data.u64 = (uint64_t)(uintptr_t)&W.udpo | TAG_OBJ;
 		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.udpo.fd, &ev);
 	}
+	W.paused = 1;
+	listeners_watch(1);
 	if (id == 0 && cf->stats_fd != -1) {
 		W.stats.type = O_STATS;
 		W.stats.fd = cf->stats_fd;
@@ -1767,7 +1323,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	for (;;) {
 		n = epoll_wait(W.epfd, evs, 256, W.ready != NULL ? 0 :
 		    next_timeout());
-		W.now = now_ms();
+		W.now = relay_now_ms();
 		__atomic_store_n(&W.ws->beat, W.now, __ATOMIC_RELAXED);
 		for (i = 0; i < n; i++) {
 			uint64_t d = evs[i].data.u64;
@@ -1782,17 +1338,17 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 				struct relay_server *s = p;
 
 				if (s->chk_fd != -1)
-					check_result(s, relay_check_finish(s));
+					health_result(s, relay_check_finish(s));
 			} else if (o->type == O_LISTEN)
 				on_accept(o);
 			else if (o->type == O_STATS)
 				stats_accept();
 			else if (o->type == O_STATCL)
 				stats_io((struct statcl *)(void *)o);
-			else if (o->type == O_SIGNAL)
-				on_signal();
 			else if (o->type == O_UDP)
 				relay_udp_run(W.udp, W.now);
+			else if (o->type == O_SIGNAL)
+				on_signal();
 		}
 		run_ready();
 		expire();
@@ -1803,7 +1359,7 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		if (W.retired != NULL)
 			servers_reap();
 		if (id == 0)
-			checks_run();
+			health_run();
 		else
 			health_sync();
 		if (W.now >= W.tick) {
@@ -1826,216 +1382,3 @@ worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	}
 }
 
-/* The master's signals, one flag each: a later one never hides another. */
-static volatile sig_atomic_t sig_hup, sig_stop, sig_chld, sig_usr1;
-
-static void
-on_sig(int sig)
-{
-	switch (sig) {
-	case SIGHUP:
-		sig_hup = 1;
-		break;
-	case SIGCHLD:
-		sig_chld = 1;
-		break;
-	case SIGUSR1:
-		sig_usr1 = 1;
-		break;
-	case SIGALRM:
-		break;		/* the tick: wakes sigsuspend */
-	default:		/* SIGTERM, SIGINT, SIGQUIT */
-		sig_stop = 1;
-	}
-}
-
-/*
- * Start worker i.  It keeps the master's signals blocked until its own
- * signalfd takes them, so a SIGTERM sent right after the fork is not lost
- * to the master's handler, and it is told SIGTERM if the master dies.
- */
-static pid_t
-worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
-{
-	pid_t pid, master = getpid();
-
-	if ((pid = fork()) != 0)
-		return pid;
-	signal(SIGCHLD, SIG_DFL);
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
-		_exit(0);
-	_exit(worker_run(cf, sh, i));
-}
-
-static void mlog(const struct relay_conf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-mlog(const struct relay_conf *cf, const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	if (cf->log == NULL || cf->verbose < 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	cf->log(0, line);
-}
-
-static void
-signal_workers(const pid_t *pid, int n, int sig)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (pid[i] > 0)
-			kill(pid[i], sig);
-}
-
-/* SIGHUP in the master: keep what loads as the last good server list. */
-static void
-master_reload(struct relay_conf *cf)
-{
-	struct relay_server *nw[RELAY_MAXSRV];
-	const char *why;
-	int n;
-
-	if (relay_servers_load(cf, nw, &n, &why) == -1)
-		return;		/* each worker says why */
-	relay_servers_free(cf->good, cf->ngood);
-	memcpy(cf->good, nw, (size_t)n * sizeof(nw[0]));
-	cf->ngood = n;
-}
-
-/*
- * Run the relay: one worker in this process, or -w N workers forked and
- * watched.  The master passes SIGHUP, SIGUSR1 and the stop signals on,
- * replaces a worker that died (after a pause that doubles while they keep
- * dying) or that stopped beating (wedged), and settles a dead worker's
- * gauges.  Returns the exit code.
- */
-int
-relay_run(struct relay_conf *cf)
-{
-	static const int sigs[] = {
-		SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1, SIGALRM
-	};
-	struct relay_shared *sh;
-	struct sigaction sa;
-	struct itimerval tick = { { 0, 250000 }, { 0, 250000 } };
-	sigset_t mask, old;
-	pid_t pid[RELAY_MAXWORKERS], p;
-	int64_t born[RELAY_MAXWORKERS], due[RELAY_MAXWORKERS];
-	int pause_ms[RELAY_MAXWORKERS], again[RELAY_MAXWORKERS];
-	int64_t now, stop_at = 0;
-	int i, st, stopping = 0;
-	size_t k;
-
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED |
-	    MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED || relay_stats_init(sh) == -1)
-		return 1;
-	sh->udp = cf->udp;
-	signal(SIGPIPE, SIG_IGN);
-	/* Stray job-control and user signals neither stop nor kill us. */
-	signal(SIGUSR2, SIG_IGN);
-	signal(SIGTTIN, SIG_IGN);
-	signal(SIGTTOU, SIG_IGN);
-	if (cf->workers <= 1)
-		return worker_run(cf, sh, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sig;
-	sigemptyset(&mask);
-	for (k = 0; k < sizeof(sigs) / sizeof(sigs[0]); k++) {
-		sigaction(sigs[k], &sa, NULL);
-		sigaddset(&mask, sigs[k]);
-	}
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	for (i = 0; i < cf->workers; i++) {
-		born[i] = now_ms();
-		pause_ms[i] = again[i] = 0;
-		if ((pid[i] = worker_fork(cf, sh, i)) == -1)
-			return 1;
-	}
-	setitimer(ITIMER_REAL, &tick, NULL);
-	setproctitle("master, %d workers", cf->workers);
-	for (;;) {
-		sigsuspend(&old);
-		now = now_ms();
-		if (sig_stop && !stopping) {
-			stopping = 1;
-			stop_at = now;
-			signal_workers(pid, cf->workers, SIGTERM);
-		}
-		if (sig_hup && !stopping) {
-			master_reload(cf);
-			signal_workers(pid, cf->workers, SIGHUP);
-		}
-		if (sig_usr1)
-			signal_workers(pid, cf->workers, SIGUSR1);
-		sig_stop = sig_hup = sig_usr1 = sig_chld = 0;
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-			for (i = 0; i < cf->workers; i++)
-				if (pid[i] == p)
-					break;
-			if (i == cf->workers)
-				continue;
-			pid[i] = 0;
-			/* What it held is no longer held: settle its row. */
-			memset(&sh->w[i], 0, sizeof(sh->w[i]));
-			/*
-			 * A worker that ended on its own terms (drained after
-			 * a SIGTERM of its own, exit 0) stays ended; one that
-			 * crashed is replaced, after a pause that doubles from
-			 * 100 ms to 10 s while it keeps dying young.
-			 */
-			if (stopping || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
-			    (WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM ||
-			    WTERMSIG(st) == SIGINT)))
-				continue;
-			if (now - born[i] >= 10000)
-				pause_ms[i] = 0;
-			pause_ms[i] = pause_ms[i] == 0 ? 100 :
-			    pause_ms[i] >= 5000 ? 10000 : pause_ms[i] * 2;
-			due[i] = now + pause_ms[i];
-			again[i] = 1;
-			mlog(cf, "worker %d died (%s %d), restarting it in %d ms",
-			    i, WIFSIGNALED(st) ? "signal" : "exit",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
-			    pause_ms[i]);
-		}
-		if (stopping) {
-			for (i = 0; i < cf->workers; i++)
-				if (pid[i] > 0)
-					break;
-			if (i == cf->workers)
-				return 0;
-			/* Past the grace period, what is left is cut. */
-			if (now > stop_at + cf->grace_ms + 5000)
-				signal_workers(pid, cf->workers, SIGKILL);
-		}
-		for (i = 0; i < cf->workers; i++) {
-			if (again[i] && now >= due[i] && !stopping) {
-				born[i] = now;
-				if ((pid[i] = worker_fork(cf, sh, i)) == -1) {
-					pid[i] = 0;	/* try again later */
-					due[i] = now + pause_ms[i];
-				} else
-					again[i] = 0;
-				continue;
-			}
-			/* A worker loops at least once a second when well. */
-			if (pid[i] > 0 && now - born[i] > RELAY_WEDGED_MS &&
-			    now - __atomic_load_n(&sh->w[i].beat,
-			    __ATOMIC_RELAXED) > RELAY_WEDGED_MS) {
-				mlog(cf, "worker %d silent for %d s: replacing it",
-				    i, RELAY_WEDGED_MS / 1000);
-				kill(pid[i], SIGKILL);
-				born[i] = now;	/* once per silence */
-			}
-		}
-	}
-}
