@@ -102,7 +102,8 @@ val() { tr ' ' '\n' <<< "$2" | sed -n "s/^$1=//p"; }
 kinds=direct
 [ $have_socat = 1 ] && kinds="$kinds socat"
 [ $have_udp = 1 ] && kinds="$kinds pp-relay pp-relay-v2"
-[ $have_udp = 1 ] || echo "udp.sh: pp-relay has no --udp: its rows are empty" >&2
+[ $have_udp = 1 ] ||
+	echo "udp.sh: pp-relay has no --udp: its rows are empty" >&2
 
 # Request/response: every target up at once, the runs interleaved, so a
 # busy moment of the machine does not land on one target only.
@@ -197,11 +198,14 @@ for kind in $kinds; do
 		"${LOST[$kind]}" "${RSS[$kind]}" "${PER[$kind]}" \
 		"$(ratio "${PER[$kind]}" "${PER[$ref]}")"
 done
-echo "(ratios to $ref; $secs s x $runs runs, medians; $nsrc client sockets, $win 64-byte requests outstanding;"
-echo " idle: $nidle sessions, $nsocat for socat (one process each); us/rq: CPU time of the relay per request)"
+printf '(ratios to %s; %s s x %s runs, medians; %s client sockets, %s\n' \
+	"$ref" "$secs" "$runs" "$nsrc" "$win 64-byte requests outstanding;"
+printf ' idle: %s sessions, %s for socat (one process each); %s\n' \
+	"$nidle" "$nsocat" "us/rq: CPU time of the relay per request)"
 if [ $have_udp = 1 ] && [ $have_socat = 1 ]; then
 	awk -v r="${RPS[pp-relay]}" -v s="${RPS[socat]}" -v b="${PER[pp-relay]}" \
-		'BEGIN { printf "targets: pp-relay >= 3x socat: %s; <= 1024 B per idle session: %s\n",
+		'BEGIN { printf "targets: pp-relay >= 3x socat: %s; " \
+		"<= 1024 B per idle session: %s\n",
 		(s > 0 && r >= 3 * s) ? "met" : "missed",
 		(b != "-" && b <= 1024) ? "met" : "missed" }'
 fi
