@@ -104,6 +104,41 @@ metric() {
 	stop_clean relay
 }
 
+@test "10000 datagrams from 500 sources through pp-balance --udp --balance source to 3 servers: each client on one server, none lost" {
+	local out sp e sum=0 peak=0
+	echo_udp e1 -m proxy
+	echo_udp e2 -m proxy
+	echo_udp e3 -m proxy
+	sp=$(free_port)
+	start_on_port -u bport balance pp-balance --udp --grace 1 -q \
+		-l "127.0.0.1:@PORT@" --stats "127.0.0.1:$sp" --balance source \
+		-s "127.0.0.1:$e1_port,send-proxy-v2" \
+		-s "127.0.0.1:$e2_port,send-proxy-v2" \
+		-s "127.0.0.1:$e3_port,send-proxy-v2"
+	wait_port 127.0.0.1 "$sp"
+	run -0 --separate-stderr timeout 120 "$TOOLS/pp-udp" load \
+		-c "127.0.0.1:$bport" -S 127.58.0.0 -s 500 -n 10000 -w 64 \
+		-T 3000 -v -t 90
+	out=$output
+	assert_eq "$(val answered "$out")" 10000
+	assert_eq "$(val lost "$out")" 0
+	assert_eq "$(val wrong_socket "$out")" 0
+	assert_eq "$(val wrong_addr "$out")" 0
+	# A client on two servers would be counted by both.
+	for e in e1 e2 e3; do
+		settled "$e"
+		sum=$((sum + $(counter clients "$e")))
+		[ "$(counter clients "$e")" -gt "$peak" ] && peak=$(counter clients "$e")
+		assert_eq "$(counter bad_headers "$e")" 0
+	done
+	figures "udp balance" "$out"$'\n'"clients per server: $(counter clients e1) $(counter clients e2) $(counter clients e3)"
+	assert_eq "$sum" 500
+	# source hashing spreads 500 addresses: no server has them all.
+	[ "$peak" -lt 500 ]
+	assert_eq "$(metric udp_sessions_total "$sp")" 500
+	stop_clean balance
+}
+
 @test "claimed clients through pp-relay --udp --accept-proxy=v2 --trust: each reply to its own client, the server told the claimed address" {
 	local out
 	echo_udp e -m proxy
