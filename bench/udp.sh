@@ -200,8 +200,9 @@ for kind in $kinds; do
 done
 printf '(ratios to %s; %s s x %s runs, medians; %s client sockets, %s\n' \
 	"$ref" "$secs" "$runs" "$nsrc" "$win 64-byte requests outstanding;"
-printf ' idle: %s sessions, %s for socat (one process each); %s\n' \
-	"$nidle" "$nsocat" "us/rq: CPU time of the relay per request)"
+printf ' pp-relay -w %s; idle: %s sessions, %s for socat (one process each);\n' \
+	"$workers" "$nidle" "$nsocat"
+echo " us/rq: CPU time of the relay per request)"
 if [ $have_udp = 1 ] && [ $have_socat = 1 ]; then
 	awk -v r="${RPS[pp-relay]}" -v s="${RPS[socat]}" -v b="${PER[pp-relay]}" \
 		'BEGIN { printf "targets: pp-relay >= 3x socat: %s; " \
