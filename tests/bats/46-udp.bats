@@ -170,6 +170,21 @@ ask() {
 	assert_eq "$(metric "$st" pp_relay_udp_sessions_active)" 2
 }
 
+@test "pp-relay --udp on every address: replies leave from the address the client sent to, IPv4 and IPv6" {
+	local sp lp
+	sp=$(uport) lp=$(uport)
+	serve "$sp" s1
+	start_bg relay pp-relay --udp -l ":$lp" -c "127.0.0.1:$sp" \
+		--send-proxy=v2
+	wait_udp "$lp"
+	run -0 send 127.0.0.5 "$lp" --src 127.0.0.21 --from
+	assert_contains "$output" "from 127.0.0.5:$lp s1 127.0.0.21:"
+	run -0 send 127.0.0.6 "$lp" --src 127.0.0.21 --from
+	assert_contains "$output" "from 127.0.0.6:$lp s1 127.0.0.21:"
+	run -0 send ::1 "$lp" --src ::1 --from
+	assert_contains "$output" "from ::1:$lp s1 [::1]:"
+}
+
 @test "unbound behind pp-relay --udp --send-proxy=v2 answers per client address" {
 	need_cmd unbound unbound-checkconf dig
 	local up lp
