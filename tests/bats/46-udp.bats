@@ -170,6 +170,25 @@ ask() {
 	assert_eq "$(metric "$st" pp_relay_udp_sessions_active)" 2
 }
 
+@test "pp-relay --udp --send-proxy=v2 --tlv --crc32c: the header of each datagram is UDP4 with the TLVs and a good checksum" {
+	local sp lp
+	sp=$(uport) lp=$(uport)
+	mkdir "$T/dump"
+	start_bg s1 python3 "$UDPPEER" serve 127.0.0.1 "$sp" --name s1 \
+		--dump "$T/dump"
+	wait_file "$T/s1.out"
+	start_bg relay pp-relay --udp -l "127.0.0.1:$lp" -c "127.0.0.1:$sp" \
+		--send-proxy=v2 --tlv authority=dns.example --crc32c
+	wait_udp "$lp"
+	run -0 send 127.0.0.1 "$lp" --src 127.0.0.21 --count 2 --data payload
+	[ "$(nlines "$output")" -eq 2 ]
+	run -0 pp-inspect -j "$T/dump/2"
+	json_expect "$output" .valid true .transport dgram .family inet \
+		.src.addr 127.0.0.21 .dst.addr 127.0.0.1 .dst.port "$lp" \
+		.tlvs[0].name authority .tlvs[0].value dns.example .crc32c ok
+	assert_eq "$(tail -c 7 "$T/dump/2")" "payload"
+}
+
 @test "pp-relay --udp on every address: replies leave from the address the client sent to, IPv4 and IPv6" {
 	local sp lp
 	sp=$(uport) lp=$(uport)
