@@ -699,9 +699,11 @@ udp_up(struct relay_udp *u, int li, int i)
 	}
 	hash = sess_hash(u, &peer, &client);
 	s = sess_find(u, &peer, &client, hash);
-	/* A server that went down or left the list: the client moves. */
-	if (s != NULL && (!s->srv->up || s->srv->retired) &&
-	    u->lb->n > 1) {
+	/*
+	 * A server that left the list, or went down while another may be
+	 * up: the client moves (its next session picks again).
+	 */
+	if (s != NULL && (s->srv->retired || (!s->srv->up && u->lb->n > 1))) {
 		if (u->pend == s)
 			flush_up(u);
 		sess_end(u, s, RELAY_UEND_SRVDOWN);

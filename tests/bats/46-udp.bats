@@ -506,3 +506,41 @@ s1 198.51.100.7:5353"
 	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f3 | cut -d: -f1 | sort -u)" \
 		"198.18.0.3"
 }
+
+@test "pp-balance --udp --servers-file: after SIGHUP a client's session moves to the new server" {
+	local s1 s2 lp
+	s1=$(uport) s2=$(uport) lp=$(uport)
+	serve "$s1" s1
+	serve "$s2" s2
+	echo "127.0.0.1:$s1" > "$T/servers"
+	start_bg bal pp-balance --udp -l "127.0.0.1:$lp" -f "$T/servers"
+	wait_udp "$lp"
+	# One client socket all along: the first datagram, then SIGHUP, then
+	# the second one (the signal is sent by the client itself, between).
+	run -0 timeout 20 python3 - "$lp" "$bal_pid" "$T/servers" "$s2" <<-'EOF2'
+	import os, signal, socket, sys, time
+	lp, pid, path, s2 = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind(("127.0.0.21", 0))
+	s.settimeout(2)
+	s.sendto(b"one", ("127.0.0.1", lp))
+	print(s.recvfrom(100)[0].decode().split()[0])
+	with open(path + ".new", "w") as f:
+	    f.write("127.0.0.1:%s\n" % s2)
+	os.rename(path + ".new", path)
+	os.kill(pid, signal.SIGHUP)
+	for _ in range(40):
+	    time.sleep(0.1)
+	    s.sendto(b"two", ("127.0.0.1", lp))
+	    try:
+	        r = s.recvfrom(100)[0].decode().split()[0]
+	    except socket.timeout:
+	        continue
+	    if r == "s2":
+	        break
+	print(r)
+	EOF2
+	assert_eq "$output" "s1
+s2"
+	wait_for 5 grep -q 'client=127.0.0.21:.* end=server-down' "$T/bal.err"
+}
