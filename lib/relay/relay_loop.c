@@ -1149,8 +1149,14 @@ status_log(void)
 
 	for (i = 0; i < W.lb.n; i++)
 		up += W.lb.srv[i]->up;
-	wlog(0, "status: worker %d: %d connections open, %d/%d servers up%s",
-	    W.id, W.nconns, up, W.lb.n, W.draining ? ", draining" : "");
+	if (W.udp != NULL)
+		wlog(0, "status: worker %d: %d UDP sessions, %d/%d servers up%s",
+		    W.id, relay_udp_sessions(W.udp), up, W.lb.n,
+		    W.draining ? ", draining" : "");
+	else
+		wlog(0, "status: worker %d: %d connections open, %d/%d servers "
+		    "up%s", W.id, W.nconns, up, W.lb.n, W.draining ?
+		    ", draining" : "");
 }
 
 static void
