@@ -38,6 +38,7 @@
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
 	OPT_CHECK_SEND,
+	OPT_CONTROL,
 	OPT_DENY,
 	OPT_MAX_SESS,
 	OPT_PER_IP,
@@ -52,6 +53,7 @@ static const struct option longopts[] = {
 	{ "balance",		required_argument,	NULL, 'b' },
 	{ "check-send",		required_argument,	NULL, OPT_CHECK_SEND },
 	{ "connect",		required_argument,	NULL, 'c' },
+	{ "control",		required_argument,	NULL, OPT_CONTROL },
 	{ "crc32c",		no_argument,		NULL, 'C' },
 	{ "deny",		required_argument,	NULL, OPT_DENY },
 	{ "drop-tlv",		required_argument,	NULL, 'D' },
@@ -96,8 +98,8 @@ static const char relay_usage[] =
 "\t[-t CIDR]... [-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]...\n"
 "\t[-D TYPE]... [-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS]\n"
 "\t[-g SECONDS] [-M N] [--max-conns-per-ip N] [-r N/SECONDS]\n"
-"\t[--usesrc clientip] [-S ADDR] [-w N] [-u USER] [-F PIDFILE]\n"
-"\t[--udp [--session-timeout SECONDS] [--max-sessions N]]\n";
+"\t[--usesrc clientip] [-S ADDR] [--control unix:PATH] [-w N] [-u USER]\n"
+"\t[-F PIDFILE] [--udp [--session-timeout SECONDS] [--max-sessions N]]\n";
 
 static const char balance_usage[] =
 "usage: pp-balance -l LISTEN -s SERVER... | -f FILE [-CoPqvV]\n"
@@ -105,8 +107,8 @@ static const char balance_usage[] =
 "\t[-k N] [-R N] [-S ADDR] [-a[v1|v2|any]] [-p[v1|v2]] [-t CIDR]...\n"
 "\t[-A CIDR]... [--deny CIDR]... [-X TYPE=VALUE]... [-D TYPE]...\n"
 "\t[-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS] [-g SECONDS] [-M N]\n"
-"\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip] [-w N]\n"
-"\t[-u USER] [-F PIDFILE]\n"
+"\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip]\n"
+"\t[--control unix:PATH] [-w N] [-u USER] [-F PIDFILE]\n"
 "\t[--udp [--session-timeout SECONDS] [--max-sessions N] [--check-send DATA]]\n"
 "SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
 "\t[,maxconn=N]\n";
@@ -137,6 +139,9 @@ static const char options_help[] =
 "  -g, --grace SECS           drain period on SIGTERM (default 30)\n"
 "  --usesrc clientip          connect upstream from the client's address\n"
 "  -S, --stats ADDR           Prometheus text at http://ADDR/metrics\n"
+"  --control unix:PATH        a control socket (mode 0600): show servers,\n"
+"                             set server ADDR state ready|drain|maint ...\n"
+"                             (type help on it)\n"
 "  -w, --workers N            worker processes sharing the port (1 to 64,\n"
 "                             default 1)\n"
 "  -u, --user USER            drop privileges to USER after binding\n"
@@ -217,6 +222,28 @@ listen_on(const char *flag, const char *arg, int udp)
 	/* Bursts wait in the kernel while the worker sends (rmem_max caps). */
 	if (udp)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	return fd;
+}
+
+/*
+ * The control socket: mode 0600 from the start (the umask covers the
+ * bind, so there is no moment with wider access), owned by the user of
+ * -u, who runs the process that serves it.
+ */
+static int
+control_on(const char *arg, const char *user)
+{
+	struct passwd *pw = NULL;
+	mode_t old;
+	int fd;
+
+	if (user != NULL && (pw = getpwnam(user)) == NULL)
+		errx(EX_USAGE, "-u %s: no such user", user);
+	old = umask(0177);
+	fd = cli_listen("--control", arg, CLI_LISTEN_NONBLOCK, 64);
+	umask(old);
+	if (pw != NULL && chown(arg + 5, pw->pw_uid, pw->pw_gid) == -1)
+		err(1, "--control %s: chown", arg);
 	return fd;
 }
 
@@ -315,6 +342,7 @@ relay_main(int argc, char *argv[], int balance)
 	struct cli_recv rcv;
 	const char *listen_arg = NULL, *upstream = NULL, *user = NULL;
 	const char *pidpath = NULL, *stats_arg = NULL, *why;
+	const char *ctl_arg = NULL;
 	struct pidfh *pfh = NULL;
 	char *spec1 = NULL, *slash;
 	long long v;
@@ -339,6 +367,7 @@ relay_main(int argc, char *argv[], int balance)
 	cf.rise = 2;
 	cf.fall = 3;
 	cf.stats_fd = -1;
+	cf.ctl_fd = -1;
 	cf.verbose = 1;
 	cf.workers = 1;
 	cf.sess_ms = 60000;
@@ -526,6 +555,16 @@ relay_main(int argc, char *argv[], int balance)
 		case OPT_UDP:
 			cf.udp = 1;
 			break;
+		case OPT_CONTROL:
+			if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0')
+				errx(EX_USAGE, "--control %s: expected unix:PATH",
+				    optarg);
+			/* Anyone may connect to an abstract name: no mode. */
+			if (optarg[5] == '@')
+				errx(EX_USAGE, "--control %s: an abstract socket "
+				    "has no permissions: give a path", optarg);
+			ctl_arg = optarg;
+			break;
 		case OPT_DENY:
 			if (cf.ndeny == RELAY_MAXCIDR)
 				errx(EX_USAGE, "--deny: at most %d",
@@ -703,6 +742,8 @@ relay_main(int argc, char *argv[], int balance)
 	if (stats_arg != NULL) {
 		cf.stats_fd = listen_on("--stats", stats_arg, 0);
 	}
+	if (ctl_arg != NULL)
+		cf.ctl_fd = control_on(ctl_arg, user);
 	if (user != NULL && pfh != NULL)
 		pidfile_keeper(pfh);
 	if (user != NULL)
@@ -718,6 +759,8 @@ relay_main(int argc, char *argv[], int balance)
 		errx(EX_USAGE, "%s", why);
 	setproctitle("starting");
 	rc = relay_run(&cf);
+	if (ctl_arg != NULL)
+		(void)unlink(ctl_arg + 5);	/* best effort: stale is safe */
 	if (pfh != NULL && user == NULL)
 		pidfile_remove(pfh);	/* under -u, the keeper does */
 	return rc;

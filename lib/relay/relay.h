@@ -51,6 +51,13 @@ enum relay_end {
 	RELAY_END_MAX
 };
 
+/* Run-time state of a server, set on the control socket (relay_ctl.c). */
+enum relay_admin {
+	RELAY_READY,		/* takes connections */
+	RELAY_DRAIN,		/* keeps its connections, takes no new one */
+	RELAY_MAINT		/* drain, and no health checks */
+};
+
 enum relay_algo {
 	RELAY_RR, RELAY_LEASTCONN, RELAY_SOURCE, RELAY_MAGLEV, RELAY_RANDOM,
 	RELAY_FIRST
@@ -71,6 +78,14 @@ struct relay_sstat {
 	uint64_t	bytes_out;	/* server -> client */
 	uint64_t	check_fail;
 	uint64_t	connect_fail;
+	/* Set at run time on the control socket; kept across reloads. */
+	uint32_t	admin;		/* enum relay_admin */
+	uint32_t	wset;		/* weight set at run time; 0: the list's */
+	uint32_t	hoff;		/* health checks disabled */
+	/* Published by the workers for the control socket. */
+	uint32_t	wfile;		/* the weight the server list gives */
+	uint32_t	chk;		/* last check: 0 none yet, 1 ok, 2 failed */
+	int64_t		changed;	/* last change of state, epoch seconds */
 };
 
 /*
@@ -116,6 +131,7 @@ struct relay_ustat {
 struct relay_shared {
 	pthread_mutex_t	lock;		/* robust: see relay_stats_init */
 	uint32_t	health_gen;	/* bumped when any server goes up/down */
+	uint32_t	ctl_gen;	/* bumped when run-time state changes */
 	uint64_t	total;
 	uint64_t	ended[RELAY_END_MAX];	/* by enum relay_end */
 	struct relay_sstat srv[RELAY_MAXSRV];
@@ -136,6 +152,9 @@ struct relay_server {
 	int		udp;		/* datagrams (--udp) */
 	const uint8_t	*chk_data;	/* UDP check payload (--check-send) */
 	size_t		chk_len;
+	int		wfile;		/* weight from the list (weight: in use) */
+	int		admin;		/* enum relay_admin, from the slot */
+	int		hoff;		/* health checks disabled, from the slot */
 	/* worker-local state */
 	int		up;		/* as this worker last saw it */
 	int		active;		/* this worker's connections */
@@ -208,6 +227,8 @@ struct relay_conf {
 	struct relay_server *good[RELAY_MAXSRV];
 	int		ngood;
 	int		stats_fd;	/* -1: none */
+	int		ctl_fd;		/* --control listener; -1: none */
+	struct relay_ctl *ctl;		/* who serves it, in this process */
 	int		verbose;	/* 0 quiet, 1 normal, 2 verbose */
 	/* UDP (--udp): every listener and server speaks datagrams */
 	int		udp;
@@ -310,6 +331,32 @@ size_t	relay_udp_stats_text(const struct relay_shared *sh, const char *pfx,
 /* relay_stats.c: printf into buf at off, bounded by cap (the new off). */
 size_t	relay_stats_add(char *buf, size_t cap, size_t off, const char *fmt,
 	    ...) __attribute__((format(printf, 4, 5)));
+/*
+ * relay_ctl.c: the control socket.  One process serves it (the master,
+ * or the only worker) through one descriptor to watch for input; the
+ * workers pick up what it sets from the shared slots (sh->ctl_gen).
+ */
+struct relay_ctl;
+/* Serve cf->ctl_fd (taken over): NULL when out of memory. */
+struct relay_ctl *relay_ctl_new(struct relay_conf *cf,
+	    struct relay_shared *sh);
+/* Readable when relay_ctl_run has work; never blocks. */
+int	relay_ctl_fd(const struct relay_ctl *c);
+/* Do what is ready and end clients past their time; srv: the list now. */
+void	relay_ctl_run(struct relay_ctl *c, struct relay_server *const *srv,
+	    int n);
+/* Close every descriptor and free (also in a child after fork). */
+void	relay_ctl_free(struct relay_ctl *c);
+/* A worker's server got its slot: publish its weight, take its state. */
+void	relay_ctl_attach(struct relay_server *s);
+/* Take the run-time state of s from its slot (sh->ctl_gen moved). */
+void	relay_ctl_pull(struct relay_server *s);
+/* 1 when s is out of checks (maint, health disabled). */
+int	relay_ctl_nocheck(const struct relay_server *s);
+/* Worker 0 ran a check of s (ok 1 or 0), or s went up or down. */
+void	relay_ctl_checked(struct relay_server *s, int ok);
+void	relay_ctl_changed(struct relay_server *s);
+const char *relay_admin_name(int admin);
 
 /* relay_limit.c: per client address connections and rate. */
 struct relay_limit;

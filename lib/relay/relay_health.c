@@ -116,6 +116,7 @@ publish(struct relay_server *s, int up)
 	W.lb.dirty = 1;
 	if (s->st != NULL)
 		__atomic_store_n(&s->st->up, (uint32_t)up, __ATOMIC_RELAXED);
+	relay_ctl_changed(s);
 	W.health_gen = __atomic_add_fetch(&W.sh->health_gen, 1,
 	    __ATOMIC_RELEASE);
 	wlog(0, "server %s is %s", s->name, up ? "up" : "down");
@@ -127,6 +128,7 @@ health_result(struct relay_server *s, int ok)
 	const struct relay_conf *cf = W.conf;
 
 	s->chk_next = W.now + cf->check_ms;
+	relay_ctl_checked(s, ok);
 	wlog(2, "check %s: %s", s->name, ok ? "ok" : "failed");
 	if (ok) {
 		s->fall_n = 0;
@@ -155,6 +157,14 @@ health_run(void)
 		s = W.lb.srv[i];
 		if (!s->check)
 			continue;
+		/* maint, or health disabled (the server counts as up). */
+		if (relay_ctl_nocheck(s)) {
+			relay_check_abort(s);
+			s->rise_n = s->fall_n = 0;
+			if (s->hoff && !s->up)
+				publish(s, 1);
+			continue;
+		}
 		if (s->chk_fd != -1 && W.now >= s->chk_deadline) {
 			relay_check_abort(s);
 			health_result(s, 0);

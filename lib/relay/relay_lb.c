@@ -157,9 +157,26 @@ cmp_name(const void *a, const void *b, void *arg)
 }
 
 /*
- * Eligible servers: those up and not backup; when none is, the backups
- * that are up.  Kept in list order (round robin, source, first); Maglev
- * sorts by name so that the order of the list does not matter.
+ * A draining server (relay_ctl.c) takes no new connection.  The hashes
+ * keep it in their table and look past it when a client lands on it, so
+ * only its own clients move; the other algorithms leave it out.
+ */
+static int
+hashed(const struct relay_lb *lb)
+{
+	return lb->algo == RELAY_SOURCE || lb->algo == RELAY_MAGLEV;
+}
+
+static int
+draining(const struct relay_lb *lb, int i)
+{
+	return lb->srv[i]->admin == RELAY_DRAIN;
+}
+
+/*
+ * Eligible servers: those up, ready and not backup; when none is, the
+ * backups that are.  Kept in list order (round robin, source, first);
+ * Maglev sorts by name so that the order of the list does not matter.
  */
 void
 relay_lb_update(struct relay_lb *lb)
@@ -167,19 +184,26 @@ relay_lb_update(struct relay_lb *lb)
 	const char *names[RELAY_MAXSRV];
 	int weights[RELAY_MAXSRV];
 	uint16_t sorted[RELAY_MAXSRV];
-	int i, backup;
+	int i, backup, ready = 0;
 
 	if (!lb->dirty)
 		return;
 	lb->dirty = 0;
-	for (backup = 0; backup < 2; backup++) {
+	for (backup = 0; backup < 2 && ready == 0; backup++) {
 		lb->nelig = 0;
-		for (i = 0; i < lb->n; i++)
-			if (lb->srv[i]->up && lb->srv[i]->backup == backup)
-				lb->elig[lb->nelig++] = (uint16_t)i;
-		if (lb->nelig > 0)
-			break;
+		for (i = 0; i < lb->n; i++) {
+			const struct relay_server *s = lb->srv[i];
+
+			if (!s->up || s->backup != backup ||
+			    s->admin == RELAY_MAINT ||
+			    (s->admin == RELAY_DRAIN && !hashed(lb)))
+				continue;
+			lb->elig[lb->nelig++] = (uint16_t)i;
+			ready += s->admin == RELAY_READY;
+		}
 	}
+	if (ready == 0)
+		lb->nelig = 0;	/* all draining: none takes a client */
 	if (lb->algo != RELAY_MAGLEV)
 		return;
 	if (lb->maglev == NULL) {
@@ -236,7 +260,7 @@ walk(const struct relay_lb *lb, int pos, const struct relay_tried *t)
 
 	for (k = 0; k < lb->nelig; k++) {
 		i = lb->elig[(pos + k) % lb->nelig];
-		if (!tried(t, i))
+		if (!tried(t, i) && !draining(lb, i))
 			return i;
 	}
 	return -1;
@@ -309,7 +333,7 @@ relay_lb_pick(struct relay_lb *lb, const struct sockaddr_storage *cl,
 		h = relay_hash_addr(cl) % RELAY_MAGLEV_M;
 		for (k = 0; k < RELAY_MAGLEV_M; k++) {
 			i = lb->maglev[(h + k) % RELAY_MAGLEV_M];
-			if (!tried(t, i))
+			if (!tried(t, i) && !draining(lb, i))
 				return i;
 			if (k > 64)	/* all tried most likely */
 				break;

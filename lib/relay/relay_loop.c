@@ -1082,13 +1082,29 @@ next_timeout(void)
 		for (i = 0; i < W.lb.n; i++) {
 			struct relay_server *s = W.lb.srv[i];
 
-			if (!s->check)
+			if (!s->check || relay_ctl_nocheck(s))
 				continue;
 			d = s->chk_fd == -1 ? s->chk_next : s->chk_deadline;
 			if (d < t)
 				t = d;
 		}
 	return t <= W.now ? 0 : (int)(t - W.now);
+}
+
+/* What the control socket set, in the shared slots (relay_ctl.c). */
+static void
+ctl_sync(void)
+{
+	uint32_t g;
+	int i;
+
+	g = __atomic_load_n(&W.sh->ctl_gen, __ATOMIC_ACQUIRE);
+	if (g == W.ctl_gen)
+		return;
+	W.ctl_gen = g;
+	for (i = 0; i < W.lb.n; i++)
+		relay_ctl_pull(W.lb.srv[i]);
+	W.lb.dirty = 1;
 }
 
 static void
@@ -1133,8 +1149,14 @@ status_log(void)
 
 	for (i = 0; i < W.lb.n; i++)
 		up += W.lb.srv[i]->up;
-	wlog(0, "status: worker %d: %d connections open, %d/%d servers up%s",
-	    W.id, W.nconns, up, W.lb.n, W.draining ? ", draining" : "");
+	if (W.udp != NULL)
+		wlog(0, "status: worker %d: %d UDP sessions, %d/%d servers up%s",
+		    W.id, relay_udp_sessions(W.udp), up, W.lb.n,
+		    W.draining ? ", draining" : "");
+	else
+		wlog(0, "status: worker %d: %d connections open, %d/%d servers "
+		    "up%s", W.id, W.nconns, up, W.lb.n, W.draining ?
+		    ", draining" : "");
 }
 
 static void
@@ -1318,6 +1340,16 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.stats.fd, &ev);
 	} else if (cf->stats_fd != -1)
 		close(cf->stats_fd);
+	/* Without a master, the worker serves the control socket. */
+	if (cf->ctl_fd != -1) {
+		if ((W.ctl = relay_ctl_new(cf, sh)) == NULL)
+			return 1;
+		W.ctlo.type = O_CTL;
+		W.ctlo.fd = relay_ctl_fd(W.ctl);
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)(uintptr_t)&W.ctlo | TAG_OBJ;
+		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.ctlo.fd, &ev);
+	}
 	title();
 
 	for (;;) {
@@ -1349,6 +1381,8 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 				relay_udp_run(W.udp, W.now);
 			else if (o->type == O_SIGNAL)
 				on_signal();
+			else if (o->type == O_CTL)
+				relay_ctl_run(W.ctl, W.lb.srv, W.lb.n);
 		}
 		run_ready();
 		expire();
@@ -1358,12 +1392,15 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		free_dead();
 		if (W.retired != NULL)
 			servers_reap();
+		ctl_sync();
 		if (id == 0)
 			health_run();
 		else
 			health_sync();
 		if (W.now >= W.tick) {
 			W.tick = W.now + 1000;
+			if (W.ctl != NULL)	/* its clients' timeouts */
+				relay_ctl_run(W.ctl, W.lb.srv, W.lb.n);
 			if (W.limit != NULL)
 				relay_limit_sweep(W.limit, W.now);
 			if (W.nconns != last_conns) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include "relay.h"
 
 /* The master's signals, one flag each: a later one never hides another. */
-static volatile sig_atomic_t sig_hup, sig_stop, sig_chld, sig_usr1;
+static volatile sig_atomic_t sig_hup, sig_stop, sig_chld, sig_usr1, sig_alrm;
 
 static void
 on_sig(int sig)
@@ -37,7 +38,8 @@ on_sig(int sig)
 		sig_usr1 = 1;
 		break;
 	case SIGALRM:
-		break;		/* the tick: wakes sigsuspend */
+		sig_alrm = 1;	/* the tick: wakes sigsuspend or ppoll */
+		break;
 	default:		/* SIGTERM, SIGINT, SIGQUIT */
 		sig_stop = 1;
 	}
@@ -56,6 +58,10 @@ worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
 	if ((pid = fork()) != 0)
 		return pid;
 	signal(SIGCHLD, SIG_DFL);
+	/* The master's control socket and clients are not the worker's. */
+	relay_ctl_free(cf->ctl);
+	cf->ctl = NULL;
+	cf->ctl_fd = -1;
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
 		_exit(0);
 	_exit(relay_worker_run(cf, sh, i));
@@ -148,6 +154,8 @@ relay_run(struct relay_conf *cf)
 		sigaddset(&mask, sigs[k]);
 	}
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	if (cf->ctl_fd != -1 && (cf->ctl = relay_ctl_new(cf, sh)) == NULL)
+		return 1;
 	for (i = 0; i < cf->workers; i++) {
 		born[i] = relay_now_ms();
 		pause_ms[i] = again[i] = 0;
@@ -157,7 +165,15 @@ relay_run(struct relay_conf *cf)
 	setitimer(ITIMER_REAL, &tick, NULL);
 	setproctitle("master, %d workers", cf->workers);
 	for (;;) {
-		sigsuspend(&old);
+		/* The control socket, or signals (the tick among them). */
+		if (cf->ctl != NULL) {
+			struct pollfd pfd = { relay_ctl_fd(cf->ctl), POLLIN, 0 };
+
+			if (ppoll(&pfd, 1, NULL, &old) > 0 || sig_alrm)
+				relay_ctl_run(cf->ctl, cf->good, cf->ngood);
+			sig_alrm = 0;
+		} else
+			sigsuspend(&old);
 		now = relay_now_ms();
 		if (sig_stop && !stopping) {
 			stopping = 1;

@@ -269,6 +269,7 @@ servers_use(struct relay_server **nw, int n)
 			    __ATOMIC_RELAXED);
 		else if (s->st != NULL)
 			__atomic_store_n(&s->st->up, 1, __ATOMIC_RELAXED);
+		relay_ctl_attach(s);	/* a state set at run time stays */
 	}
 	for (j = 0; j < W.lb.n; j++) {
 		if (keep[j])

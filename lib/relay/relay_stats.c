@@ -84,6 +84,9 @@ relay_stats_slot(struct relay_shared *sh, struct relay_wstat *ws,
 	for (i = 0; i < RELAY_MAXSRV; i++) {
 		if (strcmp(sh->srv[i].key, name) == 0) {
 			st = &sh->srv[i];
+			/* Back in the list after it left: the list's state. */
+			if (slot_refs(sh, i) == 0)
+				st->admin = st->wset = st->hoff = 0;
 			break;
 		}
 		if (fr == -1 && slot_refs(sh, i) == 0)
@@ -162,6 +165,7 @@ relay_stats_add(char *buf, size_t cap, size_t off, const char *fmt, ...)
 
 #define LD(p)	__atomic_load_n(&(p), __ATOMIC_RELAXED)
 #define ACTIVE	((size_t)-1)	/* the gauge summed over the workers */
+#define WEIGHT	((size_t)-2)	/* the one in use: run time's, or the list's */
 
 /*
  * A label value as the text format wants it: backslash, double quote and
@@ -212,6 +216,13 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 		{ "server_connect_failures_total", "counter",
 		    "failed connection attempts",
 		    offsetof(struct relay_sstat, connect_fail) },
+		{ "server_weight", "gauge", "the weight in use", WEIGHT },
+		{ "server_admin_state", "gauge",
+		    "0 ready, 1 drain, 2 maint (set on the control socket)",
+		    offsetof(struct relay_sstat, admin) },
+		{ "server_health_disabled", "gauge",
+		    "1 when its health checks are disabled",
+		    offsetof(struct relay_sstat, hoff) },
 	};
 	uint64_t act[RELAY_MAXSRV], active = 0;
 	uint8_t inuse[RELAY_MAXSRV];
@@ -254,14 +265,19 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 		for (i = 0; i < RELAY_MAXSRV; i++) {
 			const struct relay_sstat *st = &sh->srv[i];
 			const char *p = (const char *)st +
-			    (m[k].off == ACTIVE ? 0 : m[k].off);
+			    (m[k].off >= WEIGHT ? 0 : m[k].off);
 			unsigned long long v;
 
 			if (!inuse[i])
 				continue;
 			if (m[k].off == ACTIVE)
 				v = act[i];
-			else if (m[k].off == offsetof(struct relay_sstat, up))
+			else if (m[k].off == WEIGHT)
+				v = LD(st->wset) != 0 ? LD(st->wset) :
+				    LD(st->wfile);
+			else if (m[k].off == offsetof(struct relay_sstat, up) ||
+			    m[k].off == offsetof(struct relay_sstat, admin) ||
+			    m[k].off == offsetof(struct relay_sstat, hoff))
 				v = __atomic_load_n((const uint32_t *)
 				    (const void *)p, __ATOMIC_RELAXED);
 			else

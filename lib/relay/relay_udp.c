@@ -699,9 +699,11 @@ udp_up(struct relay_udp *u, int li, int i)
 	}
 	hash = sess_hash(u, &peer, &client);
 	s = sess_find(u, &peer, &client, hash);
-	/* A server that went down or left the list: the client moves. */
-	if (s != NULL && (!s->srv->up || s->srv->retired) &&
-	    u->lb->n > 1) {
+	/*
+	 * A server that left the list, or went down while another may be
+	 * up: the client moves (its next session picks again).
+	 */
+	if (s != NULL && (s->srv->retired || (!s->srv->up && u->lb->n > 1))) {
 		if (u->pend == s)
 			flush_up(u);
 		sess_end(u, s, RELAY_UEND_SRVDOWN);
@@ -993,15 +995,14 @@ relay_udp_new(const struct relay_conf *cf, struct relay_shared *sh, int id,
 		/*
 		 * On a socket bound to every address, pktinfo tells where
 		 * each datagram went: that is the header's destination and
-		 * the reply's source.  A v6 socket gets IPv4 ones too.
+		 * the reply's source.  A v6 socket tells IPv4 ones as
+		 * IPv4-mapped, which the reply's IPV6_PKTINFO takes back.
 		 */
-		if (l->wild) {
-			setsockopt(l->fd, IPPROTO_IP, IP_PKTINFO, &one,
+		if (l->wild)
+			setsockopt(l->fd, ss.ss_family == AF_INET6 ?
+			    IPPROTO_IPV6 : IPPROTO_IP, ss.ss_family ==
+			    AF_INET6 ? IPV6_RECVPKTINFO : IP_PKTINFO, &one,
 			    sizeof(one));
-			if (ss.ss_family == AF_INET6)
-				setsockopt(l->fd, IPPROTO_IPV6,
-				    IPV6_RECVPKTINFO, &one, sizeof(one));
-		}
 		ev.events = EPOLLIN;
 		ev.data.ptr = (void *)(((uintptr_t)u->nl << 1) | TAG_LISTEN);
 		if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, l->fd, &ev) == -1) {

@@ -30,7 +30,7 @@
 #define TAG_MASK	3
 
 enum { T_HDR, T_CONN, T_IDLE, T_NKIND };
-enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_UDP };
+enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_CTL, O_UDP };
 
 struct obj {
 	int		type;
@@ -84,11 +84,13 @@ struct worker {
 	int64_t		drain_end;
 	struct obj	lobj[RELAY_MAXLISTEN];
 	int		nlisten;
-	struct obj	stats, sig;
+	struct obj	stats, sig, ctlo;
 	struct relay_udp *udp;		/* --udp: the datagram path */
 	struct obj	udpo;
 	int		udp_next;	/* ms to its next timeout, or -1 */
 	uint32_t	health_gen;
+	uint32_t	ctl_gen;	/* of sh->ctl_gen, as last taken */
+	struct relay_ctl *ctl;		/* the control socket, without master */
 	struct relay_server *retired;
 	int64_t		tick;
 	int		emfile_logged;

@@ -15,32 +15,6 @@ ready_port() {
 	sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$1" | head -n 1
 }
 
-gone() { ! kill -0 "$1" 2>/dev/null; }
-
-# socat_listen NAME LISTEN OTHER [OPTS...]: start socat (as start_bg NAME)
-# from LISTEN, where @PORT@ becomes a free port (set in $port), to OTHER.
-# Waits for its "listening on" line, not for a connection (a single-accept
-# socat would serve the probe); a port taken meanwhile is retried, 3 times.
-socat_listen() {
-	local name=$1 listen=$2 other=$3 i j pid
-	shift 3
-	for ((i = 0; i < 3; i++)); do
-		port=$(listen_port) || return 1
-		start_bg "$name" socat -d -d "$@" "${listen//@PORT@/$port}" "$other"
-		pid=${PP_PIDS[${#PP_PIDS[@]} - 1]}
-		for ((j = 0; j < 100; j++)); do
-			grep -q 'listening on' "$BATS_TEST_TMPDIR/$name.err" &&
-				return 0
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		echo "socat_listen: try $((i + 1)):" >&2
-		cat "$BATS_TEST_TMPDIR/$name.err" >&2
-		stop_pid "$pid"
-	done
-	return 1
-}
-
 # The bytes column of a -v dump, as one hex string.
 dump_bytes() {
 	awk '/^[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]  / { print substr($0, 8, 48) }' | tr -d ' \n'
@@ -634,7 +608,7 @@ payload:     0 bytes at offset 33"
 @test "pp-inspect --listen takes over a stale unix socket file" {
 	need_cmd socat python3
 	sock=$BATS_TEST_TMPDIR/stale.sock
-	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+	edgepeer dead-unix "$sock"
 	[ -S "$sock" ]
 	start_bg insp pp-inspect --listen "unix:$sock" --once
 	wait_for 5 grep -q 'listening on' "$BATS_TEST_TMPDIR/insp.err"
@@ -657,10 +631,11 @@ payload:     0 bytes at offset 33"
 
 # The man page's examples.
 
-# haproxy.cfg sending to 127.0.0.1:$1 with server options $2, listening
-# on 127.0.0.1:$3.
-haproxy_cfg() {
-	cat <<-EOF
+# start_haproxy SERVER_PORT SERVER_OPTS: haproxy (as start_bg hap) in
+# front of 127.0.0.1:SERVER_PORT, its frontend port in $fport.  Waits
+# without connecting: pp-inspect --once would take the probe.
+start_haproxy() {
+	cat > "$BATS_TEST_TMPDIR/haproxy.tmpl" <<-EOF
 	global
 	    maxconn 16
 	defaults
@@ -670,34 +645,14 @@ haproxy_cfg() {
 	    timeout server 5s
 	    unique-id-format %{+X}o\\ %ci:%cp_%fi:%fp
 	frontend fe
-	    bind 127.0.0.1:$3
+	    bind 127.0.0.1:@PORT@
 	    default_backend be
 	backend be
 	    server app 127.0.0.1:$1 $2
 	EOF
-}
-
-# start_haproxy SERVER_PORT SERVER_OPTS: haproxy (as start_bg hap) in
-# front of 127.0.0.1:SERVER_PORT, its frontend port in $fport.  Waits
-# without connecting (pp-inspect --once would take the probe); a port
-# taken meanwhile is retried, 3 times.
-start_haproxy() {
-	local i j
-	for ((i = 0; i < 3; i++)); do
-		fport=$(listen_port) || return 1
-		haproxy_cfg "$1" "$2" "$fport" > "$BATS_TEST_TMPDIR/haproxy.cfg"
-		start_bg hap haproxy -db -f "$BATS_TEST_TMPDIR/haproxy.cfg"
-		for ((j = 0; j < 100; j++)); do
-			[ -n "$(ss -Hltn "sport = :$fport" 2>/dev/null)" ] &&
-				return 0
-			kill -0 "$hap_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		echo "start_haproxy: try $((i + 1)):" >&2
-		cat "$BATS_TEST_TMPDIR/hap.err" >&2
-		stop_pid "$hap_pid"
-	done
-	return 1
+	start_on_port --listen --file "$BATS_TEST_TMPDIR/haproxy.tmpl" \
+		"$BATS_TEST_TMPDIR/haproxy.cfg" fport hap \
+		haproxy -db -f "$BATS_TEST_TMPDIR/haproxy.cfg"
 }
 
 @test "pp-inspect --listen decodes HAProxy's send-proxy-v2 with CRC32C and UNIQUE_ID (man page example)" {
@@ -736,8 +691,9 @@ start_haproxy() {
 
 @test "pp-inspect inspects a header captured with socat (man page example)" {
 	need_cmd socat
-	socat_listen cap "TCP-LISTEN:@PORT@,reuseaddr,bind=127.0.0.1" \
-	    "OPEN:$BATS_TEST_TMPDIR/hdr.bin,creat,trunc" -u
+	start_on_port --listen port cap socat -u \
+	    "TCP-LISTEN:@PORT@,reuseaddr,bind=127.0.0.1" \
+	    "OPEN:$BATS_TEST_TMPDIR/hdr.bin,creat,trunc"
 	unhex "$V2_ALPN" | timeout 5 socat -u - "TCP:127.0.0.1:$port"
 	wait_for 5 gone "$cap_pid"
 	run -0 --separate-stderr pp-inspect -v "$BATS_TEST_TMPDIR/hdr.bin"
@@ -747,8 +703,8 @@ start_haproxy() {
 
 @test "pp-inspect answers each client with its decode under socat EXEC (man page example)" {
 	need_cmd socat
-	socat_listen refl "TCP-LISTEN:@PORT@,reuseaddr,fork,bind=127.0.0.1" \
-	    "EXEC:pp-inspect -j"
+	start_on_port --listen port refl socat \
+	    "TCP-LISTEN:@PORT@,reuseaddr,fork,bind=127.0.0.1" "EXEC:pp-inspect -j"
 	run -0 --separate-stderr sh -c "printf '$V1_TCP4' | timeout 5 socat - TCP:127.0.0.1:$port"
 	assert_eq "$(json_get "$output" .src.addr)" 192.0.2.1
 	assert_eq "$(json_get "$output" .dst.port)" 443

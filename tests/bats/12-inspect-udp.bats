@@ -23,14 +23,12 @@ setup() {
 	need_cmd socat
 }
 
-gone() { ! kill -0 "$1" 2>/dev/null; }
-
 # insp NAME ARGS...: pp-inspect ARGS --listen udp:127.0.0.1:PORT as
 # start_bg NAME, its port in $port once bound.
 insp() {
 	local name=$1
 	shift
-	start_on_port -u port "$name" pp-inspect "$@" \
+	start_on_port --udp port "$name" pp-inspect "$@" \
 		--listen "udp:127.0.0.1:@PORT@"
 	wait_for 5 grep -q 'listening on' "$BATS_TEST_TMPDIR/$name.err"
 }
@@ -88,7 +86,7 @@ ended() {
 @test "pp-inspect --listen udp:[::1] decodes an IPv6 DGRAM header from an IPv6 peer" {
 	python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' \
 	    2>/dev/null || strict_skip "no IPv6 loopback"
-	start_on_port -u port i pp-inspect -j --once --listen "udp:[::1]:@PORT@"
+	start_on_port --udp port i pp-inspect -j --once --listen "udp:[::1]:@PORT@"
 	wait_for 5 grep -q 'listening on' "$BATS_TEST_TMPDIR/i.err"
 	assert_eq "$(cat "$BATS_TEST_TMPDIR/i.err")" \
 		"pp-inspect: listening on udp:[::1]:$port"
@@ -103,7 +101,7 @@ ended() {
 }
 
 @test "pp-inspect --listen udp::PORT says which address a datagram was sent to" {
-	start_on_port -u port i pp-inspect -j --once --listen "udp::@PORT@"
+	start_on_port --udp port i pp-inspect -j --once --listen "udp::@PORT@"
 	send_hex "$V4_DGRAM" "$port" 127.0.0.25 127.0.0.77
 	ended "$i_pid"
 	assert_eq "$rc" 0
@@ -243,7 +241,7 @@ print(" ".join("%s/%s/%d" % (r["valid"], r.get("reason", "-"),
 }
 
 @test "pp-inspect --listen udp: exits 1 when the port is taken" {
-	start_on_port -u port holder pp-inspect --listen "udp:127.0.0.1:@PORT@"
+	start_on_port --udp port holder pp-inspect --listen "udp:127.0.0.1:@PORT@"
 	run -1 --separate-stderr timeout 5 pp-inspect --listen "udp:127.0.0.1:$port"
 	assert_contains "$stderr" "bind"
 }
@@ -270,7 +268,7 @@ print(" ".join("%s/%s/%d" % (r["valid"], r.get("reason", "-"),
 @test "pp-inspect --listen udp: shows the header pp-relay --udp --send-proxy=v2 puts on a datagram (man page example)" {
 	pp-relay --help | grep -q -- --udp || strict_skip "pp-relay has no --udp"
 	insp i -j --once
-	start_on_port -u rport relay pp-relay --udp -q -l "127.0.0.1:@PORT@" \
+	start_on_port --udp rport relay pp-relay --udp -q -l "127.0.0.1:@PORT@" \
 		-c "127.0.0.1:$port" --send-proxy=v2
 	printf 'query' |
 		timeout 5 socat -u - "UDP4-SENDTO:127.0.0.1:$rport,bind=127.0.0.28:4053"

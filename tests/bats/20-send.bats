@@ -21,7 +21,7 @@ setup() {
 # answers with what came; sets UP.
 upstream() {
 	need_cmd socat
-	UP=$(listen_port)
+	UP=$(free_port)
 	start_bg up socat "TCP-LISTEN:$UP,bind=127.0.0.1,reuseaddr,fork" \
 		"EXEC:$PP_BIN/pp-strip -- ${1:-$T/up}"
 	wait_listen "$UP"
@@ -53,12 +53,7 @@ inspect() {
 }
 
 @test "pp-send SYNOPSIS in the man page matches usage()" {
-	local man usage
-	man=$(sed -n '/^# SYNOPSIS/,/^# DESCRIPTION/p' "$PP_TOP/man/pp-send.1.scd" |
-		sed '1d;$d' | tr -d '*_\\' | tr -s ' \n\t' '   ' | sed 's/^ //; s/ $//')
-	usage=$(pp-send -h | sed -n '1,/^$/p' | sed 's/^usage: //' |
-		tr -s ' \n' '  ' | sed 's/^ //; s/ $//')
-	assert_eq "$man" "$usage"
+	synopsis_matches_usage pp-send
 }
 
 @test "pp-send usage errors exit 64 with one line and nothing on stdout" {
@@ -327,7 +322,7 @@ inspect() {
 @test "pp-send: the socket on fd 0 wins over socat's and UCSPI's variables" {
 	need_cmd tcpserver
 	local port src
-	port=$(listen_port)
+	port=$(free_port)
 	src=$(lo_addr)
 	start_bg srv env SOCAT_PEERADDR=192.0.2.1 SOCAT_PEERPORT=1 \
 		SOCAT_SOCKADDR=192.0.2.2 SOCAT_SOCKPORT=2 \
@@ -418,7 +413,7 @@ inspect() {
 
 @test "pp-send -c to an IPv6 upstream" {
 	need_cmd socat
-	UP=$(listen_port)
+	UP=$(free_port)
 	start_bg up socat "TCP6-LISTEN:$UP,bind=[::1],reuseaddr,fork" \
 		"EXEC:$PP_BIN/pp-strip -- $T/up"
 	wait_listen "$UP"
@@ -436,7 +431,7 @@ inspect() {
 
 @test "pp-send -c to a port nobody listens on exits 69" {
 	local port
-	port=$(listen_port)
+	port=$(free_port)
 	run -69 --separate-stderr sh -c "printf x | timeout 10 pp-send -c 127.0.0.1:$port -s 192.0.2.1:1 -d 192.0.2.2:2"
 	assert_empty "$output"
 	assert_eq "$(nlines "$stderr")" 1
@@ -448,7 +443,7 @@ inspect() {
 	need_cmd tcpserver
 	local port src
 	upstream
-	port=$(listen_port)
+	port=$(free_port)
 	src=$(lo_addr)
 	start_bg srv tcpserver -q -RHl0 127.0.0.1 "$port" pp-send -2 -c "127.0.0.1:$UP"
 	wait_listen "$port"
@@ -461,7 +456,7 @@ inspect() {
 	need_cmd socat
 	local port src
 	upstream
-	port=$(listen_port)
+	port=$(free_port)
 	src=$(lo_addr)
 	start_bg srv socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \
 		"EXEC:$PP_BIN/pp-send -c 127.0.0.1\\:$UP"

@@ -33,17 +33,10 @@ setup() {
 	chmod +x "$T/child" "$T/wrap"
 }
 
-# env_of NAME: the value the child saw, or "(unset)".
-env_of() {
-	local line
-	line=$(grep "^$1=" "$T/env") || { echo "(unset)"; return 0; }
-	echo "${line#*=}"
-}
-
 # tcpserver with ARGS on a free port of 127.0.0.1; sets PORT.
 serve() {
 	need_cmd tcpserver
-	PORT=$(listen_port)
+	PORT=$(free_port)
 	start_bg srv tcpserver -q -RHl0 127.0.0.1 "$PORT" "$@"
 	wait_listen "$PORT"
 }
@@ -89,12 +82,7 @@ refused_pipe() {
 }
 
 @test "pp-strip SYNOPSIS in the man page matches usage()" {
-	local man usage
-	man=$(sed -n '/^# SYNOPSIS/,/^# DESCRIPTION/p' "$PP_TOP/man/pp-strip.1.scd" |
-		sed '1d;$d' | tr -d '*_\\' | tr -s ' \n\t' '   ' | sed 's/^ //; s/ $//')
-	usage=$(pp-strip -h | sed -n '1,/^$/p' | sed 's/^usage: //' |
-		tr -s ' \n' '  ' | sed 's/^ //; s/ $//')
-	assert_eq "$man" "$usage"
+	synopsis_matches_usage pp-strip
 }
 
 @test "pp-strip in filter mode writes the payload after a v1 header" {
@@ -343,9 +331,9 @@ refused_pipe() {
 	hdr2=$(pp-send -2 -s 192.0.2.1:1 -d 192.0.2.2:2 --alpn h2 --crc32c -n | hex)
 	for hdr in "$V1" "$hdr2"; do
 		for mode in whole bytes split; do
-			run -0 --separate-stderr bash -c "python3 '$FIXTURES/ppclient.py' -x $hdr -f '$BATS_FILE_TMPDIR/10m' -m $mode | timeout 20 pp-strip -- sha256sum"
+			run -0 --separate-stderr bash -c "'$TEST_TOOLS/ppclient.py' -x $hdr -f '$BATS_FILE_TMPDIR/10m' -m $mode | timeout 20 pp-strip -- sha256sum"
 			assert_eq "${output%% *}" "$want" || { echo "mode $mode"; return 1; }
-			run -0 --separate-stderr bash -c "python3 '$FIXTURES/ppclient.py' -x $hdr -f '$BATS_FILE_TMPDIR/10m' -m $mode | timeout 20 pp-strip | sha256sum"
+			run -0 --separate-stderr bash -c "'$TEST_TOOLS/ppclient.py' -x $hdr -f '$BATS_FILE_TMPDIR/10m' -m $mode | timeout 20 pp-strip | sha256sum"
 			assert_eq "${output%% *}" "$want" || { echo "filter, mode $mode"; return 1; }
 		done
 	done
@@ -454,7 +442,7 @@ refused_pipe() {
 @test "pp-strip --trust with an IPv4 prefix matches an IPv4-mapped peer" {
 	need_cmd socat
 	local src=127.79.$((RANDOM % 250)).$((RANDOM % 250 + 1))
-	PORT=$(listen_port)
+	PORT=$(free_port)
 	# A dual-stack socket: the peer is ::ffff:127.79.x.y; nofork gives
 	# pp-strip the socket itself on fd 0.
 	start_bg srv socat "TCP6-LISTEN:$PORT,bind=[::ffff:127.0.0.1],ipv6only=0,reuseaddr,fork" \
@@ -468,7 +456,7 @@ refused_pipe() {
 
 @test "pp-strip --trust with an IPv6 prefix over IPv6" {
 	need_cmd socat
-	PORT=$(listen_port)
+	PORT=$(free_port)
 	start_bg srv socat "TCP6-LISTEN:$PORT,bind=[::1],reuseaddr,fork" \
 		"EXEC:$T/wrap --trust \\:\\:1/128 -- $T/child,nofork"
 	wait_listen "$PORT"
@@ -478,7 +466,7 @@ refused_pipe() {
 	assert_eq "$(env_of TCPREMOTEIP)" "192.0.2.1"
 	stop_all || true
 	rm -f "$T/ran" "$T/rc"
-	PORT=$(listen_port)
+	PORT=$(free_port)
 	start_bg srv socat "TCP6-LISTEN:$PORT,bind=[::1],reuseaddr,fork" \
 		"EXEC:$T/wrap --trust 2001\\:db8\\:\\:/32 -- $T/child,nofork"
 	wait_listen "$PORT"
@@ -589,7 +577,7 @@ refused_pipe() {
 	need_cmd socat
 	local src
 	src=$(lo_addr)
-	PORT=$(listen_port)
+	PORT=$(free_port)
 	start_bg srv socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork" \
 		"EXEC:$T/wrap --trust $src -- $T/child"
 	wait_listen "$PORT"

@@ -22,12 +22,6 @@ setup() {
 	SRC=$(lo_addr)
 }
 
-env_of() {
-	local line
-	line=$(grep "^$1=" "$T/env") || { echo "(unset)"; return 0; }
-	echo "${line#*=}"
-}
-
 # client PORT [PAYLOAD]: connect from $SRC, send PAYLOAD (default a line),
 # half-close; sets ME_PORT (the client's own port) and REPLY.
 client() {
@@ -109,7 +103,7 @@ tshark_fields() {
 	need_cmd socat tshark text2pcap
 	local port fields=$1
 	shift
-	port=$(listen_port)
+	port=$(free_port)
 	start_bg cap socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" \
 		"OPEN:$T/cap,creat,trunc"
 	wait_listen "$port"
@@ -157,8 +151,8 @@ tshark_fields() {
 # haproxy_to_strip WRAPPER SERVER_OPTIONS [ssl]
 haproxy_to_strip() {
 	local wrapper=$1 opts=$2 tls=${3:-} fe sp bind
-	fe=$(listen_port)
-	sp=$(listen_port)
+	fe=$(free_port)
+	sp=$(free_port)
 	under "$wrapper" "$sp" "$PP_BIN/pp-strip" --trust 127.0.0.1 -- "$T/child"
 	bind="bind 127.0.0.1:$fe"
 	if [ -n "$tls" ]; then
@@ -237,8 +231,8 @@ haproxy_to_strip() {
 send_to_haproxy() {
 	local wrapper=$1 hp wp
 	shift
-	hp=$(listen_port)
-	wp=$(listen_port)
+	hp=$(free_port)
+	wp=$(free_port)
 	haproxy_run hap "$hp" <<-EOF
 	frontend fe
 		mode http
@@ -274,7 +268,7 @@ send_to_haproxy() {
 @test "haproxy accept-proxy refuses a pp-send header with a corrupted CRC32C" {
 	# The control for the test above: HAProxy does check the checksum.
 	local hp
-	hp=$(listen_port)
+	hp=$(free_port)
 	haproxy_run hap "$hp" <<-EOF
 	frontend fe
 		mode http
@@ -294,8 +288,8 @@ send_to_haproxy() {
 send_to_nginx() {
 	local wrapper=$1 np wp
 	shift
-	np=$(listen_port)
-	wp=$(listen_port)
+	np=$(free_port)
+	wp=$(free_port)
 	nginx_run "$np"
 	under "$wrapper" "$wp" "$PP_BIN/pp-send" "$@" -c "127.0.0.1:$np"
 	client "$wp" $'GET / HTTP/1.0\r\nHost: x\r\n\r\n'
@@ -334,7 +328,7 @@ inetd_run() {
 
 @test "openbsd-inetd runs pp-strip: the program gets the header's client" {
 	local ip
-	ip=$(listen_port)
+	ip=$(free_port)
 	inetd_run "$ip" <<-EOF
 	127.0.0.1:$ip stream tcp nowait root $PP_BIN/pp-strip pp-strip --trust 127.0.0.0/8 -- $T/child
 	EOF
@@ -351,7 +345,7 @@ inetd_run() {
 
 @test "openbsd-inetd runs pp-strip: a refusal never reaches the client's socket" {
 	local ip
-	ip=$(listen_port)
+	ip=$(free_port)
 	inetd_run "$ip" <<-EOF
 	127.0.0.1:$ip stream tcp nowait root $PP_BIN/pp-strip pp-strip -- $T/child
 	EOF
@@ -365,8 +359,8 @@ inetd_run() {
 
 @test "openbsd-inetd runs pp-send -c: haproxy accept-proxy sees the client" {
 	local ip hp
-	ip=$(listen_port)
-	hp=$(listen_port)
+	ip=$(free_port)
+	hp=$(free_port)
 	haproxy_run hap "$hp" <<-EOF
 	frontend fe
 		mode http
@@ -382,8 +376,8 @@ inetd_run() {
 
 @test "openbsd-inetd runs pp-send -c: pp-strip behind it sees the client" {
 	local ip sp
-	ip=$(listen_port)
-	sp=$(listen_port)
+	ip=$(free_port)
+	sp=$(free_port)
 	under tcpserver "$sp" "$PP_BIN/pp-strip" --trust 127.0.0.1 -- "$T/child"
 	inetd_run "$ip" <<-EOF
 	127.0.0.1:$ip stream tcp nowait root $PP_BIN/pp-send pp-send -c 127.0.0.1:$sp
@@ -401,8 +395,8 @@ inetd_run() {
 stunnel_to_strip() {
 	need_cmd stunnel4 openssl
 	local wrapper=$1 tp sp
-	tp=$(listen_port)
-	sp=$(listen_port)
+	tp=$(free_port)
+	sp=$(free_port)
 	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
 		-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
 	under "$wrapper" "$sp" "$PP_BIN/pp-strip" --accept-proxy=v1 \
@@ -440,9 +434,9 @@ stunnel_to_strip() {
 
 @test "client -> pp-send (socat) -> haproxy accept-proxy, send-proxy-v2 -> pp-strip (tcpserver)" {
 	local wp hp sp
-	wp=$(listen_port)
-	hp=$(listen_port)
-	sp=$(listen_port)
+	wp=$(free_port)
+	hp=$(free_port)
+	sp=$(free_port)
 	under tcpserver "$sp" "$PP_BIN/pp-strip" --accept-proxy=v2 --trust 127.0.0.1 -- "$T/child"
 	haproxy_run hap "$hp" <<-EOF
 	frontend fe

@@ -5,38 +5,10 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# relay NAME ARGS...: start pp-relay in the background on a free port
-# (the variable LPORT) and wait for it.
-relay() {
-	local name=$1
-	shift
-	start_on_port LPORT "$name" pp-relay -l "127.0.0.1:@PORT@" "$@"
-}
-
-# A server that answers "NAME CLIENT" after reading an optional header.
-reply_server() {
-	start_on_port SPORT srv pp_py serve "s1:@PORT@"
-}
-
-# A server that records every byte it receives in $BATS_TEST_TMPDIR/cap.
-capture_server() {
-	: > "$BATS_TEST_TMPDIR/cap"
-	start_on_port SPORT cap socat -u \
-		"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
-		"OPEN:$BATS_TEST_TMPDIR/cap,creat,append"
-}
-
 # socat running CMD for each connection (SYSTEM), on SPORT.
 socat_server() {
 	start_on_port SPORT srv socat \
 		"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" "$1"
-}
-
-# The probe of start_on_port went through the relay NAME: wait until it
-# is logged, then empty the capture.
-settled() {
-	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/$1.err"
-	: > "$BATS_TEST_TMPDIR/cap"
 }
 
 setup() {
@@ -300,32 +272,16 @@ print(sum(1 for x in t if x["type"] == 0xe1),
 
 @test "pp-relay -l - takes the listening socket on fd 0" {
 	reply_server
-	start_on_port LPORT fd0 python3 -c '
-import os, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-os.dup2(s.fileno(), 0)
-os.execvp("pp-relay", ["pp-relay", "-l", "-", "-c", sys.argv[2], "--send-proxy"])
-' @PORT@ "127.0.0.1:$SPORT"
+	start_on_port LPORT fd0 "$TEST_TOOLS/listenfds.py" --stdin @PORT@ -- \
+		pp-relay -l - -c "127.0.0.1:$SPORT" --send-proxy
 	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.0.0
 	assert_eq "$output" "127.8.0.1 s1 127.8.0.1"
 }
 
 @test "pp-relay honours systemd LISTEN_FDS" {
 	reply_server
-	start_on_port LPORT sd python3 -c '
-import os, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-os.dup2(s.fileno(), 3)
-os.environ["LISTEN_PID"] = str(os.getpid())
-os.environ["LISTEN_FDS"] = "1"
-os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
-' @PORT@ "127.0.0.1:$SPORT"
+	start_on_port LPORT sd "$TEST_TOOLS/listenfds.py" @PORT@ -- \
+		pp-relay -c "127.0.0.1:$SPORT" --send-proxy
 	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.1.0
 	assert_eq "$output" "127.8.1.1 s1 127.8.1.1"
 }
@@ -571,7 +527,7 @@ print(h.hexdigest())'
 	need_cmd socat python3
 	reply_server
 	sock=$BATS_TEST_TMPDIR/stale.sock
-	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+	edgepeer dead-unix "$sock"
 	[ -S "$sock" ]
 	start_bg r pp-relay -l "unix:$sock" -c "127.0.0.1:$SPORT"
 	wait_for 5 sh -c "echo | socat - UNIX-CONNECT:$sock"
@@ -688,22 +644,8 @@ print(h.hexdigest())'
 @test "pp-relay serves /metrics on a systemd socket named metrics" {
 	reply_server
 	MPORT=$(free_port)
-	start_on_port LPORT sd python3 -c '
-import os, socket, sys
-fds = []
-for port in (int(sys.argv[1]), int(sys.argv[3])):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
-    s.listen(16)
-    fds.append(s)
-os.dup2(fds[0].fileno(), 3)
-os.dup2(fds[1].fileno(), 4)
-os.environ["LISTEN_PID"] = str(os.getpid())
-os.environ["LISTEN_FDS"] = "2"
-os.environ["LISTEN_FDNAMES"] = "data:metrics"
-os.execvp("pp-relay", ["pp-relay", "-c", sys.argv[2], "--send-proxy"])
-' @PORT@ "127.0.0.1:$SPORT" "$MPORT"
+	start_on_port LPORT sd "$TEST_TOOLS/listenfds.py" @PORT@=data \
+		"$MPORT=metrics" -- pp-relay -c "127.0.0.1:$SPORT" --send-proxy
 	run -0 curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics"
 	assert_contains "$output" "# TYPE"
 	run -0 pp_py clients "127.0.0.1:$LPORT" 1 --base 127.8.1.0

@@ -5,37 +5,6 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# balance NAME ARGS...: pp-balance on a free port (BPORT), waited for.
-balance() {
-	local name=$1
-	shift
-	start_on_port BPORT "$name" pp-balance -l "127.0.0.1:@PORT@" "$@"
-}
-
-# reply_servers N: python servers s1..sN answering "sK CLIENT"; their
-# ports in P1..PN.
-reply_servers() {
-	local k
-	for ((k = 1; k <= $1; k++)); do
-		start_on_port "P$k" "s$k" pp_py serve "s$k:@PORT@"
-	done
-}
-
-# The probe connection of start_on_port also counts: wait for its line.
-settled() {
-	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/$1.err"
-}
-
-metrics() {
-	curl -fsS "http://127.0.0.1:$SPORT_STATS/metrics"
-}
-
-# counts FILE: "N sK" per server of lines "SRC sK CLIENT".
-counts() {
-	awk '{ print $2 }' "$1" | sort | uniq -c | awk '{ print $2 "=" $1 }' |
-		tr '\n' ' '
-}
-
 setup() {
 	need_cmd socat python3 curl
 }
@@ -396,8 +365,7 @@ setup() {
 
 @test "/metrics escapes a quote in a server's label and stays parseable" {
 	local sock="$BATS_TEST_TMPDIR/a\"b"
-	python3 -c 'import socket, sys
-socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"
+	edgepeer dead-unix "$sock"
 	SPORT_STATS=$(free_port)
 	balance b --stats "127.0.0.1:$SPORT_STATS" -s "unix:$sock"
 	run -0 metrics

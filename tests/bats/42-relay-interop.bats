@@ -5,47 +5,16 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# with_config VAR NAME TEMPLATE CMD...: write TEMPLATE (a file whose
-# @PORT@ and @DIR@ are filled in) to $BATS_TEST_TMPDIR/NAME.conf and start
-# CMD on it, retried on another port if that one is taken.
-with_config() {
-	local var=$1 name=$2 tmpl=$3 port i j
-	shift 3
-	for ((i = 0; i < 5; i++)); do
-		port=$(free_port)
-		sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$BATS_TEST_TMPDIR|g" \
-			"$tmpl" > "$BATS_TEST_TMPDIR/$name.conf"
-		start_bg "$name" "$@"
-		for ((j = 0; j < 100; j++)); do
-			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-				printf -v "$var" '%s' "$port"
-				return 0
-			fi
-			local pv=${name}_pid
-			kill -0 "${!pv}" 2>/dev/null || break
-			sleep 0.05
-		done
-		pv=${name}_pid
-		stop_pid "${!pv}" || true
-	done
-	cat "$BATS_TEST_TMPDIR/$name.err" >&2
-	return 1
-}
-
 setup() {
 	need_cmd socat python3 curl
 }
 
 @test "HAProxy send-proxy-v2 with TLVs in front of pp-balance: the client and TLVs reach the server" {
 	need_cmd haproxy
-	: > "$BATS_TEST_TMPDIR/cap"
-	start_on_port SPORT cap socat -u \
-		"TCP-LISTEN:@PORT@,bind=127.0.0.1,reuseaddr,fork" \
-		"OPEN:$BATS_TEST_TMPDIR/cap,creat,append"
-	start_on_port BPORT b pp-balance -l "127.0.0.1:@PORT@" \
-		--accept-proxy=v2 --trust 127.0.0.1 --pass-tlvs \
+	capture_server
+	balance b --accept-proxy=v2 --trust 127.0.0.1 --pass-tlvs \
 		-s "127.0.0.1:$SPORT,send-proxy-v2"
-	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/b.err"
+	settled b
 	cat > "$BATS_TEST_TMPDIR/h.tmpl" <<-EOF
 	global
 	    maxconn 200
@@ -61,8 +30,8 @@ setup() {
 	backend be
 	    server b1 127.0.0.1:$BPORT send-proxy-v2 proxy-v2-options crc32c,unique-id
 	EOF
-	with_config HPORT h "$BATS_TEST_TMPDIR/h.tmpl" \
-		haproxy -db -f "$BATS_TEST_TMPDIR/h.conf"
+	start_on_port --file "$BATS_TEST_TMPDIR/h.tmpl" "$BATS_TEST_TMPDIR/h.conf" \
+		HPORT h haproxy -db -f "$BATS_TEST_TMPDIR/h.conf"
 	# HAProxy may or may not pass the port probe on: let it settle.
 	wait_for 2 grep -q 'end=done' "$BATS_TEST_TMPDIR/b.err" || true
 	: > "$BATS_TEST_TMPDIR/cap"
@@ -93,8 +62,8 @@ haproxy_says_client() {
 	    bind 127.0.0.1:@PORT@ accept-proxy
 	    http-request return status 200 content-type text/plain lf-string "$1\\n"
 	EOF
-	with_config HPORT h "$BATS_TEST_TMPDIR/h.tmpl" \
-		haproxy -db -f "$BATS_TEST_TMPDIR/h.conf"
+	start_on_port --file "$BATS_TEST_TMPDIR/h.tmpl" "$BATS_TEST_TMPDIR/h.conf" \
+		HPORT h haproxy -db -f "$BATS_TEST_TMPDIR/h.conf"
 }
 
 @test "HAProxy accept-proxy behind pp-relay sees the client (v1 and v2)" {
@@ -114,8 +83,7 @@ haproxy_says_client() {
 
 @test "HAProxy behind the whole chain: pp-relay -> pp-balance -> HAProxy" {
 	haproxy_says_client '%ci'
-	start_on_port BPORT b pp-balance -l "127.0.0.1:@PORT@" --accept-proxy \
-		--balance source -s "127.0.0.1:$HPORT,send-proxy"
+	balance b --accept-proxy --balance source -s "127.0.0.1:$HPORT,send-proxy"
 	start_on_port RPORT r pp-relay -l "127.0.0.1:@PORT@" \
 		-c "127.0.0.1:$BPORT" --send-proxy=v2
 	run -0 curl -fsS --interface 127.0.0.83 "http://127.0.0.1:$RPORT/"
@@ -143,8 +111,8 @@ haproxy_says_client() {
 	    }
 	}
 	EOF
-	with_config NPORT n "$BATS_TEST_TMPDIR/n.tmpl" \
-		nginx -p "$BATS_TEST_TMPDIR" -c "$BATS_TEST_TMPDIR/n.conf" \
+	start_on_port --file "$BATS_TEST_TMPDIR/n.tmpl" "$BATS_TEST_TMPDIR/n.conf" \
+		NPORT n nginx -p "$BATS_TEST_TMPDIR" -c "$BATS_TEST_TMPDIR/n.conf" \
 		-g 'daemon off;'
 	start_on_port B1 b1 pp-balance -l "127.0.0.1:@PORT@" \
 		-s "127.0.0.1:$NPORT,send-proxy"

@@ -5,22 +5,6 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# relay NAME ARGS...: pp-relay on a free port (LPORT), waited for.
-relay() {
-	local name=$1
-	shift
-	start_on_port LPORT "$name" pp-relay -l "127.0.0.1:@PORT@" "$@"
-}
-
-edgepeer() {
-	python3 "$FIXTURES/edgepeer.py" "$@"
-}
-
-# The probe connection of start_on_port also ends: wait for its line.
-settled() {
-	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/$1.err"
-}
-
 # cpu PID: its user + system time, in clock ticks.
 cpu() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -67,8 +51,7 @@ setup() {
 
 @test "pp-balance resets the client when the server resets mid-answer" {
 	start_on_port SPORT srv edgepeer rst-server @PORT@ 1000
-	start_on_port BPORT b pp-balance -l "127.0.0.1:@PORT@" \
-		-s "127.0.0.1:$SPORT"
+	balance b -s "127.0.0.1:$SPORT"
 	settled b
 	run -0 edgepeer get "127.0.0.1:$BPORT"
 	assert_contains "$output" "reset"
@@ -76,7 +59,7 @@ setup() {
 
 @test "pp-relay -w 17 starts every worker and serves" {
 	local i
-	start_on_port SPORT srv pp_py serve "s1:@PORT@"
+	reply_server
 	# 17 and more used to write past the table of listening sockets.
 	relay r -c "127.0.0.1:$SPORT" --send-proxy -w 17
 	for ((i = 0; i < 100; i++)); do
@@ -107,14 +90,14 @@ setup() {
 # server (s1) first and 200 closed ports after it, so the page is large.
 stats_balancer() {
 	local k
-	start_on_port SPORT srv pp_py serve "s1:@PORT@"
+	reply_server
 	echo "127.0.0.1:$SPORT" > "$BATS_TEST_TMPDIR/servers"
 	for ((k = 1; k <= 200; k++)); do
 		echo "127.0.0.1:$((1 + k))"
 	done >> "$BATS_TEST_TMPDIR/servers"
 	SPORT_STATS=$(free_port)
-	start_on_port BPORT b pp-balance -l "127.0.0.1:@PORT@" -w 1 \
-		--balance first --servers-file "$BATS_TEST_TMPDIR/servers" \
+	balance b -w 1 --balance first \
+		--servers-file "$BATS_TEST_TMPDIR/servers" \
 		--stats "127.0.0.1:$SPORT_STATS" "$@"
 	settled b
 }
@@ -184,7 +167,7 @@ print(" ".join(sorted(set(out))), len(out), "%.1f" % (time.time() - t0))
 
 @test "300 idle --stats clients under ulimit -n 256: relayed requests still served, no spin" {
 	local t1 t2
-	start_on_port SPORT srv pp_py serve "s1:@PORT@"
+	reply_server
 	SPORT_STATS=$(free_port)
 	start_on_port LPORT r bash -c "ulimit -n 256 && exec pp-relay \
 		-l 127.0.0.1:@PORT@ -c 127.0.0.1:$SPORT -q --send-proxy \

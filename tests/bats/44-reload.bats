@@ -5,32 +5,6 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# balance NAME ARGS...: pp-balance on a free port (BPORT), waited for.
-balance() {
-	local name=$1
-	shift
-	start_on_port BPORT "$name" pp-balance -l "127.0.0.1:@PORT@" "$@"
-}
-
-# reply_servers N: python servers s1..sN answering "sK CLIENT"; their
-# ports in P1..PN.
-reply_servers() {
-	local k
-	for ((k = 1; k <= $1; k++)); do
-		start_on_port "P$k" "s$k" pp_py serve "s$k:@PORT@"
-	done
-}
-
-metrics() {
-	curl -fsS "http://127.0.0.1:$SPORT_STATS/metrics"
-}
-
-# counts FILE: "N sK" per server of lines "SRC sK CLIENT".
-counts() {
-	awk '{ print $2 }' "$1" | sort | uniq -c | awk '{ print $2 "=" $1 }' |
-		tr '\n' ' '
-}
-
 # put LINES...: replace the servers file by rename, as the man page says.
 put() {
 	printf '%s\n' "$@" > "$BATS_TEST_TMPDIR/servers.new"

@@ -5,25 +5,6 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# relay NAME ARGS...: pp-relay on a free port (LPORT), waited for.
-relay() {
-	local name=$1
-	shift
-	start_on_port LPORT "$name" pp-relay -l "127.0.0.1:@PORT@" "$@"
-}
-
-# balance NAME ARGS...: pp-balance on a free port (LPORT), waited for.
-balance() {
-	local name=$1
-	shift
-	start_on_port LPORT "$name" pp-balance -l "127.0.0.1:@PORT@" "$@"
-}
-
-# A server answering "s1 CLIENT" on SPORT.
-reply_server() {
-	start_on_port SPORT srv pp_py serve "s1:@PORT@"
-}
-
 # workers PID: the worker pids of master PID, one a line.
 workers() {
 	pgrep -P "$1" || true
@@ -34,33 +15,15 @@ nworkers() {
 	[ "$(pgrep -P "$1" | wc -l)" -eq "$2" ]
 }
 
-# gone PID...: none of them runs any more (a zombie counts as gone).
-gone() {
-	local p st
-	for p in "$@"; do
-		st=$(ps -o stat= -p "$p" 2>/dev/null) || continue
-		case $st in Z*) ;; *) return 1 ;; esac
-	done
-}
-
-# serves N BASE: N clients (from BASE+1 ...) through LPORT all get s1's
-# answer.
+# serves PORT N BASE: N clients (from BASE+1 ...) through PORT all get
+# s1's answer.
 serves() {
 	local out
-	out=$(pp_py clients "127.0.0.1:$LPORT" "$1" --base "$2" --parallel 4)
-	[ "$(grep -c "^${2%.0}\.[0-9]* s1 " <<< "$out")" -eq "$1" ] || {
+	out=$(pp_py clients "127.0.0.1:$1" "$2" --base "$3" --parallel 4)
+	[ "$(grep -c "^${3%.0}\.[0-9]* s1 " <<< "$out")" -eq "$2" ] || {
 		echo "not all served: $out" >&2
 		return 1
 	}
-}
-
-# The probe connection of start_on_port also counts: wait for its line.
-settled() {
-	wait_for 5 grep -q 'end=' "$BATS_TEST_TMPDIR/$1.err"
-}
-
-metrics() {
-	curl -fsS "http://127.0.0.1:$STATS/metrics"
 }
 
 # metric NAME: the value of one sample line of /metrics.
@@ -120,14 +83,14 @@ teardown() {
 @test "a SIGKILLed worker's connections do not stay counted as active" {
 	local w before after
 	reply_server
-	STATS=$(free_port)
-	balance b -w 2 --stats "127.0.0.1:$STATS" -s "127.0.0.1:$SPORT"
+	SPORT_STATS=$(free_port)
+	balance b -w 2 --stats "127.0.0.1:$SPORT_STATS" -s "127.0.0.1:$SPORT"
 	wait_for 5 nworkers "$b_pid" 2
 	settled b
-	start_bg hold pp_py hold "127.0.0.1:$LPORT" 10 127.0.0.91
+	start_bg hold pp_py hold "127.0.0.1:$BPORT" 10 127.0.0.91
 	wait_file "$BATS_TEST_TMPDIR/hold.out" 10
 	assert_eq "$(cat "$BATS_TEST_TMPDIR/hold.out")" "held 10"
-	wait_for 10 sh -c "curl -fsS http://127.0.0.1:$STATS/metrics |
+	wait_for 10 sh -c "curl -fsS http://127.0.0.1:$SPORT_STATS/metrics |
 	    grep -qx 'pp_balance_connections_active 10'"
 	before=$(metric pp_balance_connections_total)
 	w=$(workers "$b_pid")
@@ -163,7 +126,7 @@ teardown() {
 	run -0 workers "$r_pid"
 	assert_not_contains "$output" "$w"
 	grep -q "worker .* silent" "$BATS_TEST_TMPDIR/r.err"
-	serves 20 127.9.2.0
+	serves "$LPORT" 20 127.9.2.0
 }
 
 @test "a stopped worker does not keep a stopping master alive" {
@@ -219,7 +182,7 @@ teardown() {
 	}
 	grep -q "restarting it in [0-9]* ms" "$BATS_TEST_TMPDIR/b.err"
 	wait_for 10 nworkers "$b_pid" 2
-	serves 20 127.9.3.0
+	serves "$BPORT" 20 127.9.3.0
 }
 
 @test "SIGUSR1 logs one status line per worker; the relay goes on serving" {
@@ -232,7 +195,7 @@ teardown() {
 		wait_for 5 sh -c "[ \$(grep -c 'status: .* connections open, 1/1 servers up' \
 		    $BATS_TEST_TMPDIR/r.err) -eq $w ]"
 		run -0 kill -0 "$r_pid"
-		serves 8 "127.9.4.0"
+		serves "$LPORT" 8 "127.9.4.0"
 		stop_pid "$r_pid"
 	done
 }
@@ -252,7 +215,7 @@ teardown() {
 			run -0 ps -o stat= -p "$p"
 			assert_not_contains "$output" "T"
 		done
-		serves 8 "127.9.5.0"
+		serves "$LPORT" 8 "127.9.5.0"
 		stop_pid "$r_pid"
 	done
 }
@@ -263,7 +226,7 @@ teardown() {
 	for w in 1 2; do
 		relay r -w "$w" -g 2 -c "127.0.0.1:$SPORT"
 		wait_for 5 nworkers "$r_pid" "$((w == 1 ? 0 : 2))"
-		serves 4 "127.9.6.0"
+		serves "$LPORT" 4 "127.9.6.0"
 		kill -QUIT "$r_pid"
 		rc=0
 		wait "$r_pid" || rc=$?

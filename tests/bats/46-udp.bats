@@ -170,6 +170,40 @@ ask() {
 	assert_eq "$(metric "$st" pp_relay_udp_sessions_active)" 2
 }
 
+@test "pp-relay --udp --send-proxy=v2 --tlv --crc32c: the header of each datagram is UDP4 with the TLVs and a good checksum" {
+	local sp lp
+	sp=$(uport) lp=$(uport)
+	mkdir "$T/dump"
+	start_bg s1 python3 "$UDPPEER" serve 127.0.0.1 "$sp" --name s1 \
+		--dump "$T/dump"
+	wait_file "$T/s1.out"
+	start_bg relay pp-relay --udp -l "127.0.0.1:$lp" -c "127.0.0.1:$sp" \
+		--send-proxy=v2 --tlv authority=dns.example --crc32c
+	wait_udp "$lp"
+	run -0 send 127.0.0.1 "$lp" --src 127.0.0.21 --count 2 --data payload
+	[ "$(nlines "$output")" -eq 2 ]
+	run -0 pp-inspect -j "$T/dump/2"
+	json_expect "$output" .valid true .transport dgram .family inet \
+		.src.addr 127.0.0.21 .dst.addr 127.0.0.1 .dst.port "$lp" \
+		.tlvs[0].name authority .tlvs[0].value dns.example .crc32c ok
+	assert_eq "$(tail -c 7 "$T/dump/2")" "payload"
+}
+
+@test "pp-relay --udp on every address: replies leave from the address the client sent to, IPv4 and IPv6" {
+	local sp lp
+	sp=$(uport) lp=$(uport)
+	serve "$sp" s1
+	start_bg relay pp-relay --udp -l ":$lp" -c "127.0.0.1:$sp" \
+		--send-proxy=v2
+	wait_udp "$lp"
+	run -0 send 127.0.0.5 "$lp" --src 127.0.0.21 --from
+	assert_contains "$output" "from 127.0.0.5:$lp s1 127.0.0.21:"
+	run -0 send 127.0.0.6 "$lp" --src 127.0.0.21 --from
+	assert_contains "$output" "from 127.0.0.6:$lp s1 127.0.0.21:"
+	run -0 send ::1 "$lp" --src ::1 --from
+	assert_contains "$output" "from ::1:$lp s1 [::1]:"
+}
+
 @test "unbound behind pp-relay --udp --send-proxy=v2 answers per client address" {
 	need_cmd unbound unbound-checkconf dig
 	local up lp
@@ -471,4 +505,42 @@ s1 198.51.100.7:5353"
 	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f1,2 | sort -u)" "plain none"
 	assert_eq "$(printf '%s\n' "$out" | cut -d' ' -f3 | cut -d: -f1 | sort -u)" \
 		"198.18.0.3"
+}
+
+@test "pp-balance --udp --servers-file: after SIGHUP a client's session moves to the new server" {
+	local s1 s2 lp
+	s1=$(uport) s2=$(uport) lp=$(uport)
+	serve "$s1" s1
+	serve "$s2" s2
+	echo "127.0.0.1:$s1" > "$T/servers"
+	start_bg bal pp-balance --udp -l "127.0.0.1:$lp" -f "$T/servers"
+	wait_udp "$lp"
+	# One client socket all along: the first datagram, then SIGHUP, then
+	# the second one (the signal is sent by the client itself, between).
+	run -0 timeout 20 python3 - "$lp" "$bal_pid" "$T/servers" "$s2" <<-'EOF2'
+	import os, signal, socket, sys, time
+	lp, pid, path, s2 = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind(("127.0.0.21", 0))
+	s.settimeout(2)
+	s.sendto(b"one", ("127.0.0.1", lp))
+	print(s.recvfrom(100)[0].decode().split()[0])
+	with open(path + ".new", "w") as f:
+	    f.write("127.0.0.1:%s\n" % s2)
+	os.rename(path + ".new", path)
+	os.kill(pid, signal.SIGHUP)
+	for _ in range(40):
+	    time.sleep(0.1)
+	    s.sendto(b"two", ("127.0.0.1", lp))
+	    try:
+	        r = s.recvfrom(100)[0].decode().split()[0]
+	    except socket.timeout:
+	        continue
+	    if r == "s2":
+	        break
+	print(r)
+	EOF2
+	assert_eq "$output" "s1
+s2"
+	wait_for 5 grep -q 'client=127.0.0.21:.* end=server-down' "$T/bal.err"
 }

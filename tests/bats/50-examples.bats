@@ -34,18 +34,12 @@ ask() {
 
 # src_port ADDR: a free port on ADDR for the client, in $cport.
 src_port() {
-	cport=$(free_port "$1")
-}
-
-# need_tool NAME: a tool of this project that another developer may not
-# have built yet.
-need_tool() {
-	[ -x "$PP_BIN/$1" ] || strict_skip "$1 is not built in $PP_BIN"
+	cport=$(free_port)
 }
 
 # The socat server of socat-server.sh on a free port, in $srv_port.
 start_socat_server() {
-	srv_port=$(listen_port)
+	srv_port=$(free_port)
 	ex_copy "$EX/socat-server.sh" "$BATS_TEST_TMPDIR/server.sh" \
 		2525="$srv_port"
 	start_bg server sh "$BATS_TEST_TMPDIR/server.sh"
@@ -55,7 +49,7 @@ start_socat_server() {
 # The socat sender of socat-client.sh on a free port ($fwd_port), sending
 # to UPSTREAM_PORT.
 start_socat_client() {
-	fwd_port=$(listen_port)
+	fwd_port=$(free_port)
 	ex_copy "$EX/socat-client.sh" "$BATS_TEST_TMPDIR/client.sh" \
 		8080="$fwd_port" 2525="$1"
 	start_bg client sh "$BATS_TEST_TMPDIR/client.sh"
@@ -99,7 +93,7 @@ start_socat_client() {
 @test "tcpserver.sh: pp-strip under tcpserver replaces TCPREMOTEIP with the client's" {
 	need_cmd socat tcpserver
 	local port
-	port=$(listen_port)
+	port=$(free_port)
 	ex_copy "$EX/tcpserver.sh" "$BATS_TEST_TMPDIR/tcpserver.sh" 2526="$port"
 	start_bg tcpserver sh "$BATS_TEST_TMPDIR/tcpserver.sh"
 	wait_port 127.0.0.1 "$port"
@@ -113,7 +107,7 @@ start_socat_client() {
 @test "inetd.conf: openbsd-inetd runs pp-send -c in front of pp-strip" {
 	need_cmd socat inetd
 	local p1 p2 p3
-	p1=$(listen_port) p2=$(listen_port) p3=$(listen_port)
+	p1=$(free_port) p2=$(free_port) p3=$(free_port)
 	ex_copy "$EX/inetd.conf" "$BATS_TEST_TMPDIR/inetd.conf" \
 		2527="$p1" 8081="$p2" 8082="$p3"
 	start_bg inetd inetd -d "$BATS_TEST_TMPDIR/inetd.conf"
@@ -131,7 +125,7 @@ start_socat_client() {
 	need_cmd socat inetd
 	need_tool pp-relay
 	local p1 p2 p3 n
-	p1=$(listen_port) p2=$(listen_port) p3=$(listen_port)
+	p1=$(free_port) p2=$(free_port) p3=$(free_port)
 	ex_copy "$EX/inetd.conf" "$BATS_TEST_TMPDIR/inetd.conf" \
 		2527="$p1" 8081="$p2" 8082="$p3"
 	grep -q "	wait	.*pp-relay -l - " "$BATS_TEST_TMPDIR/inetd.conf"
@@ -154,7 +148,7 @@ start_socat_client() {
 	# Not installable beside openbsd-inetd: fetched and unpacked instead.
 	xinetd=$(sh "$PP_TOP/tests/tools/fetch-xinetd.sh" "$PP_BIN/../cache") ||
 		strict_skip "no xinetd binary (see the message above)"
-	port=$(listen_port)
+	port=$(free_port)
 	ex_copy "$EX/xinetd.conf" "$BATS_TEST_TMPDIR/xinetd.conf" 2528="$port"
 	start_bg xinetd "$xinetd" -dontfork -f "$BATS_TEST_TMPDIR/xinetd.conf" \
 		-pidfile "$BATS_TEST_TMPDIR/xinetd.pid"
@@ -169,7 +163,7 @@ start_socat_client() {
 @test "systemd pp-whoami.socket (Accept=yes): pp-strip started per connection by socket activation" {
 	need_cmd socat systemd-socket-activate
 	local port cmd
-	port=$(listen_port)
+	port=$(free_port)
 	ex_copy "$EX/systemd/pp-whoami.socket" "$BATS_TEST_TMPDIR/s.socket" \
 		2529="$port"
 	ex_copy "$EX/systemd/pp-whoami@.service" "$BATS_TEST_TMPDIR/s.service"
@@ -193,7 +187,7 @@ start_socat_client() {
 	need_tool pp-relay
 	local port cmd
 	start_socat_server
-	port=$(listen_port)
+	port=$(free_port)
 	ex_copy "$EX/systemd/pp-relay.socket" "$BATS_TEST_TMPDIR/r.socket" \
 		8443="$port"
 	ex_copy "$EX/systemd/pp-relay.service" "$BATS_TEST_TMPDIR/r.service" \
@@ -221,7 +215,7 @@ start_socat_client() {
 	need_cmd socat haproxy
 	local port
 	start_socat_server
-	port=$(listen_port)
+	port=$(free_port)
 	ex_copy "$EX/haproxy.cfg" "$BATS_TEST_TMPDIR/haproxy.cfg" \
 		8000="$port" 2525="$srv_port"
 	start_bg haproxy haproxy -db -f "$BATS_TEST_TMPDIR/haproxy.cfg"
@@ -243,7 +237,7 @@ start_socat_client() {
 	[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] ||
 		strict_skip "nginx's stream module is not installed (libnginx-mod-stream)"
 	start_socat_server
-	port=$(listen_port)
+	port=$(free_port)
 	mkdir -p "$dir"
 	ex_copy "$EX/nginx.conf" "$dir/nginx.conf" 8001="$port" 2525="$srv_port"
 	start_bg nginx nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
@@ -261,7 +255,7 @@ start_socat_client() {
 	need_tool pp-balance
 	local port bport
 	start_socat_server
-	bport=$(listen_port) port=$(listen_port)
+	bport=$(free_port) port=$(free_port)
 	# The same server line, now aimed at a balancer that trusts HAProxy
 	# and passes the address on to its servers with a v1 header.
 	start_bg balance pp-balance -l "127.0.0.1:$bport" --accept-proxy=v2 \

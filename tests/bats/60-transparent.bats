@@ -26,7 +26,7 @@ setup() {
 		return 1
 	fi
 	NS_UP=1
-	SPORT=$(listen_port) BPORT=$(listen_port) RPORT=$(listen_port)
+	SPORT=$(free_port) BPORT=$(free_port) RPORT=$(free_port)
 }
 
 teardown() {
@@ -60,10 +60,6 @@ start_plain_server() {
 ask() {
 	echo hello | ip netns exec "${NS}c" timeout 10 \
 		socat -t 5 -T 8 - "TCP:$2:$3,bind=$1"
-}
-
-need_tool() {
-	[ -x "$PP_BIN/$1" ] || strict_skip "$1 is not built in $PP_BIN"
 }
 
 @test "transparent-setup.sh up makes the three namespaces, down removes them" {

@@ -10,6 +10,9 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# The loads are bounded by their own timeouts, up to 120 s each.
+test_timeout 300
+
 setup_file() {
 	build_test_tools
 	# Under ASan: libbsd's one-time setproctitle allocation is not ours.
@@ -30,35 +33,12 @@ counter() {
 	awk -v k="$1" '$1 == k { print $2 }' "$2"
 }
 
-# echo_server NAME [ARGS]: a pp-echo on a free port ($NAME_port); if the
-# bind fails all the same, another port is tried.
-echo_server() {
-	local name=$1 port try i pid
-	shift
-	for ((try = 0; try < 5; try++)); do
-		port=$(listen_port)
-		start_bg "$name" "$TOOLS/pp-echo" -l "127.0.0.1:$port" \
-			-n "$name" -s "$BATS_TEST_TMPDIR/$name.stats" "$@"
-		pid=${PP_PIDS[-1]}
-		for ((i = 0; i < 100; i++)); do
-			if [ -s "$BATS_TEST_TMPDIR/$name.out" ]; then
-				printf -v "${name}_port" '%s' "$port"
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		cat "$BATS_TEST_TMPDIR/$name.err" >&2
-	done
-	return 1
-}
-
 @test "2000 concurrent connections through pp-relay and pp-balance: every byte verified end to end, none lost or mixed" {
 	local rport bport out before_r before_b held_r held_b expect i
 	echo_server e1 -p
 	echo_server e2 -p
 	echo_server e3 -p
-	bport=$(listen_port) rport=$(listen_port)
+	bport=$(free_port) rport=$(free_port)
 	start_bg balance pp-balance --grace 1 -l "127.0.0.1:$bport" -q \
 		--max-conns 10000 --accept-proxy=v2 --trust 127.0.0.0/8 --balance source \
 		-s "127.0.0.1:$e1_port,send-proxy" \
@@ -107,7 +87,7 @@ echo_server() {
 @test "500 slow senders trickling a header a byte a second: a normal client is not delayed by more than 100 ms, and they are cut at the header timeout" {
 	local port out base during
 	echo_server e1 -p
-	port=$(listen_port)
+	port=$(free_port)
 	start_bg relay pp-relay --grace 1 -l "127.0.0.1:$port" \
 		-c "127.0.0.1:$e1_port" -q --accept-proxy --trust 127.0.0.0/8 --send-proxy=v1 \
 		--header-timeout 3
@@ -142,7 +122,7 @@ echo_server() {
 @test "ulimit -n 256 and 1000 connection attempts: pp-relay keeps running, sheds load without spinning, then serves normally" {
 	local port out
 	echo_server e1 -p
-	port=$(listen_port)
+	port=$(free_port)
 	# The relay alone runs with 256 descriptors.
 	start_bg relay bash -c "ulimit -n 256 && exec pp-relay --grace 1 \
 		-l 127.0.0.1:$port -c 127.0.0.1:$e1_port -q --accept-proxy \
@@ -182,7 +162,7 @@ echo_server() {
 	local port out kill_ms n_a=0 n_b=0 id srv st bytes end worst=-1000000
 	echo_server A -p
 	echo_server B -p
-	port=$(listen_port)
+	port=$(free_port)
 	start_bg balance pp-balance --grace 1 -l "127.0.0.1:$port" -q \
 		--balance roundrobin --check-interval 500 \
 		-s "127.0.0.1:$A_port,send-proxy,check" \
@@ -237,7 +217,7 @@ echo_server() {
 @test "1000 connections of random bytes and malformed headers: no crash, not a byte reaches a server, normal clients served" {
 	local port out
 	echo_server e1 -p
-	port=$(listen_port)
+	port=$(free_port)
 	start_bg balance pp-balance --grace 1 -l "127.0.0.1:$port" -q \
 		--accept-proxy --trust 127.0.0.0/8 --header-timeout 2 \
 		-s "127.0.0.1:$e1_port,send-proxy"

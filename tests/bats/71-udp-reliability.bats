@@ -11,6 +11,9 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# The loads are bounded by their own timeouts, up to 120 s each.
+test_timeout 300
+
 setup_file() {
 	build_test_tools
 	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PP_TOP/tests/tools/lsan.supp:print_suppressions=0}
@@ -26,14 +29,14 @@ setup() {
 	[ "$(ulimit -n)" -ge 8192 ] || strict_skip "needs ulimit -n 8192 or more"
 }
 
-# counter KEY NAME: a counter of the pp-udp echo server started as NAME,
-# from its stats file (written a few times a second).
-counter() {
+# echo_count KEY NAME: a counter of the pp-udp echo server started as
+# NAME, from its stats file (written a few times a second).
+echo_count() {
 	awk -v k="$1" '$1 == k { print $2 }' "$BATS_TEST_TMPDIR/$2.stats"
 }
 
-# settled NAME: until the echo server NAME's counters stop moving.
-settled() {
+# echo_settled NAME: until the echo server NAME's counters stop moving.
+echo_settled() {
 	local a b i
 	for ((i = 0; i < 50; i++)); do
 		a=$(cat "$BATS_TEST_TMPDIR/$1.stats" 2>/dev/null)
@@ -49,7 +52,7 @@ settled() {
 echo_udp() {
 	local name=$1
 	shift
-	start_on_port -u "${name}_port" "$name" "$TOOLS/pp-udp" echo \
+	start_on_port --udp "${name}_port" "$name" "$TOOLS/pp-udp" echo \
 		-l "127.0.0.1:@PORT@" -s "$BATS_TEST_TMPDIR/$name.stats" "$@"
 	wait_file "$BATS_TEST_TMPDIR/$name.out"
 }
@@ -60,7 +63,7 @@ relay_udp() {
 	local name=$1 sp
 	shift
 	sp=$(free_port)
-	start_on_port -u "${name}_port" "$name" pp-relay --udp --grace 1 \
+	start_on_port --udp "${name}_port" "$name" pp-relay --udp --grace 1 \
 		-l "127.0.0.1:@PORT@" --stats "127.0.0.1:$sp" "$@"
 	printf -v "${name}_stats" '%s' "$sp"
 	wait_port 127.0.0.1 "$sp"
@@ -92,12 +95,12 @@ metric() {
 	assert_eq "$(val wrong_addr "$out")" 0
 	assert_eq "$(val bad "$out")" 0
 	assert_eq "$(val dup "$out")" 0
-	settled e
+	echo_settled e
 	# Every datagram came with a DGRAM header, from 500 clients.
-	assert_eq "$(counter headers e)" 10000
-	assert_eq "$(counter bad_headers e)" 0
-	assert_eq "$(counter not_dgram e)" 0
-	assert_eq "$(counter clients e)" 500
+	assert_eq "$(echo_count headers e)" 10000
+	assert_eq "$(echo_count bad_headers e)" 0
+	assert_eq "$(echo_count not_dgram e)" 0
+	assert_eq "$(echo_count clients e)" 500
 	assert_eq "$(metric udp_sessions_total "$relay_stats")" 500
 	assert_eq "$(metric udp_datagrams_in_total "$relay_stats")" 10000
 	assert_eq "$(metric udp_datagrams_out_total "$relay_stats")" 10000
@@ -110,7 +113,7 @@ metric() {
 	echo_udp e2 -m proxy
 	echo_udp e3 -m proxy
 	sp=$(free_port)
-	start_on_port -u bport balance pp-balance --udp --grace 1 -q \
+	start_on_port --udp bport balance pp-balance --udp --grace 1 -q \
 		-l "127.0.0.1:@PORT@" --stats "127.0.0.1:$sp" --balance source \
 		-s "127.0.0.1:$e1_port,send-proxy-v2" \
 		-s "127.0.0.1:$e2_port,send-proxy-v2" \
@@ -126,12 +129,12 @@ metric() {
 	assert_eq "$(val wrong_addr "$out")" 0
 	# A client on two servers would be counted by both.
 	for e in e1 e2 e3; do
-		settled "$e"
-		sum=$((sum + $(counter clients "$e")))
-		[ "$(counter clients "$e")" -gt "$peak" ] && peak=$(counter clients "$e")
-		assert_eq "$(counter bad_headers "$e")" 0
+		echo_settled "$e"
+		sum=$((sum + $(echo_count clients "$e")))
+		[ "$(echo_count clients "$e")" -gt "$peak" ] && peak=$(echo_count clients "$e")
+		assert_eq "$(echo_count bad_headers "$e")" 0
 	done
-	figures "udp balance" "$out"$'\n'"clients per server: $(counter clients e1) $(counter clients e2) $(counter clients e3)"
+	figures "udp balance" "$out"$'\n'"clients per server: $(echo_count clients e1) $(echo_count clients e2) $(echo_count clients e3)"
 	assert_eq "$sum" 500
 	# source hashing spreads 500 addresses: no server has them all.
 	[ "$peak" -lt 500 ]
@@ -154,9 +157,9 @@ metric() {
 	assert_eq "$(val lost "$out")" 0
 	assert_eq "$(val wrong_socket "$out")" 0
 	assert_eq "$(val wrong_addr "$out")" 0
-	settled e
-	assert_eq "$(counter clients e)" 200
-	assert_eq "$(counter bad_headers e)" 0
+	echo_settled e
+	assert_eq "$(echo_count clients e)" 200
+	assert_eq "$(echo_count bad_headers e)" 0
 	stop_clean relay
 }
 
@@ -197,12 +200,12 @@ metric() {
 		assert_eq "$(val wrong_socket "$out")" 0
 		assert_eq "$(val wrong_addr "$out")" 0
 	done
-	settled e
+	echo_settled e
 	[ "$n" -gt 0 ]
 	# Nothing of the junk reached the server: only the clients'.
-	assert_eq "$(counter marked e)" 0
-	assert_eq "$(counter received e)" $((n + 1000))
-	assert_eq "$(counter bad_headers e)" 0
+	assert_eq "$(echo_count marked e)" 0
+	assert_eq "$(echo_count received e)" $((n + 1000))
+	assert_eq "$(echo_count bad_headers e)" 0
 	assert_eq "$(metric udp_datagrams_in_total "$relay_stats")" $((n + 1000))
 	dropped=$(curl -s --max-time 5 "http://127.0.0.1:$relay_stats/metrics" |
 		awk '/^pp_[a-z]+_udp_datagrams_dropped_total/ { n += $2 } END { print n + 0 }')

@@ -8,6 +8,10 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# Memcheck is slow: the test's own bounds (two loads of 120 s, waits of
+# 30 s) add up to about six minutes.
+test_timeout 420
+
 setup_file() {
 	build_test_tools
 }
@@ -47,12 +51,12 @@ vg_stop() {
 
 @test "pp-relay and pp-balance under valgrind: 300 verified transfers and 200 junk connections, no error, no leak" {
 	local e1 e2 bport rport out
-	e1=$(listen_port) e2=$(listen_port)
+	e1=$(free_port) e2=$(free_port)
 	start_bg e1 "$TOOLS/pp-echo" -l "127.0.0.1:$e1" -n e1 -p
 	start_bg e2 "$TOOLS/pp-echo" -l "127.0.0.1:$e2" -n e2 -p
 	wait_file "$BATS_TEST_TMPDIR/e1.out"
 	wait_file "$BATS_TEST_TMPDIR/e2.out"
-	bport=$(listen_port) rport=$(listen_port)
+	bport=$(free_port) rport=$(free_port)
 	vg balance "$PP_BIN/pp-balance" --grace 1 -q -l "127.0.0.1:$bport" \
 		--accept-proxy --trust 127.0.0.0/8 --header-timeout 2 \
 		--balance maglev --check-interval 200 \

@@ -332,6 +332,64 @@ test_limit_cap(void)
 	relay_limit_free(l);
 }
 
+/*
+ * A draining server (relay_ctl.c) gets no new client; with source and
+ * maglev, only its own clients move, all of them to the others.
+ */
+static void
+test_drain(enum relay_algo algo, const char *name)
+{
+	struct sockaddr_storage a;
+	struct relay_lb lb;
+	int before[2000], i, k, moved = 0, bad = 0, onb = 0;
+
+	mklb(&lb, algo, 3, NULL, 1);
+	for (i = 0; i < 2000; i++) {
+		mkaddr(&a, 0xc0000000u + (uint32_t)i * 7919);
+		before[i] = relay_lb_pick(&lb, &a, NULL);
+	}
+	S[2].admin = RELAY_DRAIN;
+	lb.dirty = 1;
+	for (i = 0; i < 2000; i++) {
+		mkaddr(&a, 0xc0000000u + (uint32_t)i * 7919);
+		k = relay_lb_pick(&lb, &a, NULL);
+		onb += before[i] == 1;
+		if (k == 1)
+			bad++;
+		else if (k != before[i]) {
+			moved++;
+			if (before[i] != 1)
+				bad++;
+		}
+	}
+	ok(bad == 0 && moved == onb && onb > 0,
+	    "%s: drain moves only the drained server's %d clients (%d moved, "
+	    "%d wrong)", name, onb, moved, bad);
+	S[2].admin = RELAY_READY;
+	relay_lb_free(&lb);
+}
+
+/* Round robin leaves a draining server out; all draining: none. */
+static void
+test_drain_rr(void)
+{
+	struct relay_lb lb;
+	int i, hits = 0;
+
+	mklb(&lb, RELAY_RR, 3, NULL, 1);
+	S[2].admin = RELAY_DRAIN;
+	lb.dirty = 1;
+	for (i = 0; i < 30; i++)
+		hits += relay_lb_pick(&lb, NULL, NULL) == 1;
+	ok(hits == 0, "roundrobin: a draining server gets nothing");
+	S[1].admin = S[3].admin = RELAY_MAINT;
+	lb.dirty = 1;
+	ok(relay_lb_pick(&lb, NULL, NULL) == -1,
+	    "roundrobin: draining and maint everywhere: no server");
+	S[1].admin = S[2].admin = S[3].admin = RELAY_READY;
+	relay_lb_free(&lb);
+}
+
 int
 main(void)
 {
@@ -345,5 +403,8 @@ main(void)
 	test_spec();
 	test_limit();
 	test_limit_cap();
+	test_drain(RELAY_SOURCE, "source");
+	test_drain(RELAY_MAGLEV, "maglev");
+	test_drain_rr();
 	return t_done();
 }
