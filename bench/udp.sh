@@ -126,10 +126,10 @@ for ((r = 0; r < runs; r++)); do
 		sleep 0.6	# socat's children end and are reaped
 		c1=$(cpu_ticks "${TPID[$kind]}")
 		n=$(val answered "$out")
-		echo "$(val rps "$out")" >> "$tmp/rps.$kind"
-		echo "$(val p50_us "$out")" >> "$tmp/p50.$kind"
-		echo "$(val p99_us "$out")" >> "$tmp/p99.$kind"
-		echo "$(val lost "$out")" >> "$tmp/lost.$kind"
+		val rps "$out" >> "$tmp/rps.$kind"
+		val p50_us "$out" >> "$tmp/p50.$kind"
+		val p99_us "$out" >> "$tmp/p99.$kind"
+		val lost "$out" >> "$tmp/lost.$kind"
 		awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$(getconf CLK_TCK)" \
 			'BEGIN { if (a == "-" || n <= 0) print "-";
 			else printf "%.1f\n", (b - a) * 1e6 / hz / n }' \
