@@ -9,6 +9,8 @@
  * protocol expects a header on every connection, checks included: a v2
  * server gets a LOCAL header, as HAProxy sends; v1 has no LOCAL, so a v1
  * server gets a real TCP4/TCP6 line with the check socket's own endpoints.
+ * A UDP check (relay_udp.c) sends the --check-send payload, after a LOCAL
+ * header for a v2 server, and passes on any reply.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +30,8 @@ relay_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 {
 	int fd;
 
+	if (s->udp)
+		return relay_udp_check_start(s, now, timeout_ms);
 	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -69,6 +73,8 @@ relay_check_finish(struct relay_server *s)
 	socklen_t len = sizeof(int);
 	int e = 0, n = 0, fd = s->chk_fd;
 
+	if (s->udp)
+		return relay_udp_check_finish(s);
 	s->chk_fd = -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1 || e != 0) {
 		close(fd);
@@ -168,7 +174,8 @@ health_run(void)
 				health_result(s, 0);
 				continue;
 			}
-			ev.events = EPOLLOUT;
+			/* UDP: a reply (or an ICMP error) makes it readable. */
+			ev.events = s->udp ? EPOLLIN : EPOLLOUT;
 			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
 			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
 		}
