@@ -16,11 +16,22 @@ setup() {
 	T=$BATS_TEST_TMPDIR
 }
 
+# Built with ASan and UBSan, a report in a relay's stderr fails the test.
 teardown() {
+	local f bad=0
 	stop_all || :
 	if [ -n "${NS_UP:-}" ]; then
 		sh "$PP_TOP/examples/transparent-setup.sh" down "$NS"
 	fi
+	for f in relay bal bal1 bal2 bal3 balance; do
+		f=$BATS_TEST_TMPDIR/$f.err
+		[ -f "$f" ] || continue
+		if grep -E 'Sanitizer|runtime error|^==[0-9]+==' "$f" >&2; then
+			echo "sanitizer report in $f" >&2
+			bad=1
+		fi
+	done
+	return "$bad"
 }
 
 # uport: a port free for both UDP and TCP (a stats listener may follow).
