@@ -44,9 +44,9 @@
 #define UDP_SLOT	65536		/* the largest datagram, whole */
 #define UDP_ROUNDS	8		/* batches per wake-up and socket */
 #define UDP_MAX4	65507		/* 65535 - 20 (IPv4) - 8 (UDP) */
-#define UDP_MAX6	65527		/* 65535 - 8: IPv6's length excludes its own */
+#define UDP_MAX6	65527		/* 65535 - 8 (IPv6 counts no header) */
 #define SESS_CHUNK	256
-#define FD_RESERVE	32		/* descriptors kept for checks, stats */
+#define FD_RESERVE	32		/* fds kept for checks, stats */
 #define TAB_MAX		(1u << 20)	/* hash buckets at most */
 #define TAG_LISTEN	1
 
@@ -58,15 +58,15 @@ union uaddr {
 };
 
 struct usess {
-	int		fd;		/* connected to srv; -1 once ended */
+	int		fd;		/* connected to srv; -1: ended */
 	uint32_t	hash;
-	struct usess	*hnext;		/* hash chain; free and dead lists */
+	struct usess	*hnext;		/* hash chain; free, dead lists */
 	struct usess	*prev, *next;	/* by last use, oldest first */
 	struct relay_server *srv;
 	struct relay_ipent *ip;
 	union uaddr	peer;		/* who sent the datagrams */
-	union uaddr	client;		/* the real client (peer, or header) */
-	union uaddr	local;		/* where they were sent: replies' source */
+	union uaddr	client;		/* the real one (peer or header) */
+	union uaddr	local;		/* sent to: the replies' source */
 	int		lsock;		/* listener replies leave by */
 	int64_t		t0, last;
 	uint64_t	dg_up, dg_dn, by_up, by_dn;
@@ -74,7 +74,7 @@ struct usess {
 
 struct ulisten {
 	int		fd;
-	int		wild;		/* bound to every address: ask pktinfo */
+	int		wild;		/* bound to any: ask pktinfo */
 	union uaddr	bound;
 };
 
@@ -100,23 +100,23 @@ struct relay_udp {
 	void		**chunks;
 	int		nchunks;
 	int		nsess, cap;
-	int		full_logged;	/* the table-full spell was said */
+	int		full_logged;	/* the table-full spell said */
 	int64_t		now;
 	uint64_t	seed;
-	struct relay_ustat acc;		/* flushed to sh once per batch */
+	struct relay_ustat acc;		/* to sh once per batch */
 	/* receiving */
 	struct mmsghdr	msg[UDP_BATCH];
 	struct iovec	iov[UDP_BATCH];
 	union uaddr	name[UDP_BATCH];
 	union uctl	ctl[UDP_BATCH];
-	uint8_t		*buf;		/* UDP_BATCH slots of UDP_SLOT */
+	uint8_t		*buf;		/* UDP_BATCH x UDP_SLOT */
 	/* sending */
 	struct mmsghdr	omsg[UDP_BATCH];
 	struct iovec	oiov[UDP_BATCH][2];
-	union uctl	octl;		/* the same source for a whole batch */
-	uint8_t		*hdr;		/* UDP_BATCH headers of hdrcap */
+	union uctl	octl;		/* one source for a batch */
+	uint8_t		*hdr;		/* UDP_BATCH x hdrcap */
 	size_t		hdrcap;
-	struct usess	*pend;		/* whose datagrams omsg holds */
+	struct usess	*pend;		/* whose omsg holds */
 	int		npend;
 };
 
@@ -447,7 +447,7 @@ sess_new(struct relay_udp *u, const union uaddr *peer,
 			__atomic_add_fetch(&srv->st->connect_fail, 1,
 			    __ATOMIC_RELAXED);
 		if (errno == EMFILE || errno == ENFILE)
-			break;		/* no other server would do better */
+			break;	/* no other server would do better */
 	}
 	if (fd == -1 || (s = sess_alloc(u)) == NULL) {
 		if (fd != -1)
@@ -531,11 +531,12 @@ put_source(union uctl *ctl, const union uaddr *local)
  * dropped and counted, never cut: EMSGSIZE as oversize, anything else as
  * an error; an ICMP error left by an earlier datagram (ECONNREFUSED) is
  * reported once on a send that did not happen, so that one is tried
- * again.  Returns the datagrams sent; drops[j] counts failures by kind.
+ * again.  Returns the datagrams sent and adds their payload (iovec pay)
+ * to *bytes.
  */
 static int
 send_all(int fd, struct mmsghdr *msg, int n, uint64_t *oversize,
-    uint64_t *failed, uint64_t *bytes, int hdr_iov)
+    uint64_t *failed, uint64_t *bytes, int pay)
 {
 	int k = 0, r, sent = 0, retried = 0, j;
 
@@ -543,7 +544,7 @@ send_all(int fd, struct mmsghdr *msg, int n, uint64_t *oversize,
 		r = sendmmsg(fd, msg + k, (unsigned)(n - k), MSG_DONTWAIT);
 		if (r > 0) {
 			for (j = k; j < k + r; j++)
-				*bytes += msg[j].msg_hdr.msg_iov[hdr_iov].iov_len;
+				*bytes += msg[j].msg_hdr.msg_iov[pay].iov_len;
 			k += r;
 			sent += r;
 			retried = 0;
@@ -671,7 +672,7 @@ udp_up(struct relay_udp *u, int li, int i)
 	    net_cidr_match(cf->trust, cf->ntrust, &peer_ss))) {
 		r = pp_parse_version(p, len, 2, &h);
 		if (r == -PP_ENOT_PP && cf->optional)
-			r = 0;		/* --optional: all of it is payload */
+			r = 0;	/* --optional: all of it is payload */
 		else if (r <= 0 || r > cf->max_header) {
 			drop(u, RELAY_UDROP_BADHDR, &peer, r < 0 ?
 			    pp_strerror(r) : r == 0 ? "incomplete header" :
@@ -1062,7 +1063,8 @@ relay_udp_check_finish(struct relay_server *s)
 
 /* Metrics. */
 
-#define LD(p)	((unsigned long long)__atomic_load_n(&(p), __ATOMIC_RELAXED))
+#define LD(p)	\
+	((unsigned long long)__atomic_load_n(&(p), __ATOMIC_RELAXED))
 
 size_t
 relay_udp_stats_text(const struct relay_shared *sh, const char *pfx,

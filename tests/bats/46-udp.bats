@@ -16,11 +16,22 @@ setup() {
 	T=$BATS_TEST_TMPDIR
 }
 
+# Built with ASan and UBSan, a report in a relay's stderr fails the test.
 teardown() {
+	local f bad=0
 	stop_all || :
 	if [ -n "${NS_UP:-}" ]; then
 		sh "$PP_TOP/examples/transparent-setup.sh" down "$NS"
 	fi
+	for f in relay bal bal1 bal2 bal3 balance; do
+		f=$BATS_TEST_TMPDIR/$f.err
+		[ -f "$f" ] || continue
+		if grep -E 'Sanitizer|runtime error|^==[0-9]+==' "$f" >&2; then
+			echo "sanitizer report in $f" >&2
+			bad=1
+		fi
+	done
+	return "$bad"
 }
 
 # uport: a port free for both UDP and TCP (a stats listener may follow).
@@ -418,6 +429,22 @@ s1 198.51.100.7:5353"
 	run -0 send 127.0.0.1 "$lp" --src 127.0.0.21 --size 65479
 	assert_contains "$output" " 65479"
 	assert_eq "$(metric "$st" pp_relay_udp_datagrams_in_total)" 1
+}
+
+@test "pp-relay --udp --send-proxy=v2: an IPv6 client's header is 52 bytes, and the limit counts it" {
+	local sp lp st
+	sp=$(uport) lp=$(uport) st=$(uport)
+	serve "$sp" s1
+	start_bg relay pp-relay --udp -l "[::1]:$lp" -c "127.0.0.1:$sp" \
+		--send-proxy=v2 -S "127.0.0.1:$st"
+	wait_udp "$lp"
+	# To an IPv4 server: 65507 bytes at most, 52 of them the header.
+	run -0 send ::1 "$lp" --size 65456 --wait 1
+	assert_eq "$output" "timeout"
+	run -0 send ::1 "$lp" --size 65455
+	assert_contains "$output" "s1 [::1]:"
+	assert_contains "$output" " 65455"
+	assert_eq "$(metric "$st" 'pp_relay_udp_datagrams_dropped_total{reason="oversize"}')" 1
 }
 
 @test "pp-balance --udp: a check sends --check-send and a server that does not answer goes down" {
