@@ -9,7 +9,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-UDPPEER=$FIXTURES/udppeer.py
+UDPPEER=$TEST_TOOLS/udppeer.py
 
 setup() {
 	need_cmd python3 curl
@@ -324,7 +324,7 @@ ask() {
 	# From one socket: good, no header, a broken header, good again.
 	cat > "$T/seq.py" <<-EOF
 	import socket, sys
-	sys.path.insert(0, "$FIXTURES")
+	sys.path.insert(0, "$TEST_TOOLS")
 	import udppeer
 	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 	s.bind(("127.0.0.1", 0))
