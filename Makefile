@@ -212,7 +212,7 @@ $(O)/fuzz/fuzz_parse: tests/fuzz/fuzz_parse.c $(LIB_SRC) lib/proxyhdr.h
 # The targets that install packages first build in a new make, which
 # reads the Makefile after scripts/deps has run.
 bench: deps
-	$(MAKE) all $(BENCH_BIN)
+	$(MAKE) all $(BENCH_BIN) $(TEST_TOOL_BIN)
 	@sh bench/run -o $(O) $(BENCH_ARGS)
 
 demo: deps

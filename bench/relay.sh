@@ -48,25 +48,7 @@ command -v socat >/dev/null || have_socat=0
 	ulimit -n $((nidle * 2 + 1000)) 2>/dev/null ||
 	{ echo "relay.sh: ulimit -n too low for -n $nidle" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		pkill -TERM -P "$p" 2>/dev/null
-		kill -TERM "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Below the ephemeral range, so no outgoing connection holds our ports.
-low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
-[ "${low:-0}" -gt 12000 ] || low=32768
-base=$((10000 + RANDOM % (low - 10100)))
-port() { echo $((base + $1)); }
+. "$top/bench/lib.sh"
 
 waitport() {
 	local i
@@ -128,44 +110,12 @@ start_target() {
 	waitport "$lp"
 }
 
-stop_pid() {
-	[ -n "$1" ] || return 0
-	pkill -TERM -P "$1" 2>/dev/null
-	kill -TERM "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-# CPU time of a target (clock ticks, user + system), with its live
-# workers and its reaped children (socat's forks); "-" for none.
-cpu_ticks() {
-	local p t=0
-	[ -n "$1" ] || { echo -; return; }
-	t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat")
-	for p in $(pgrep -P "$1"); do
-		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null ||
-			echo 0)))
-	done
-	echo "$t"
-}
-
 # per T0 T1 AMOUNT MULT: the CPU time between two cpu_ticks readings per
 # AMOUNT (an awk expression), in seconds times MULT (1000: ms).
 per() {
 	awk -v a="$1" -v b="$2" -v m="$4" -v hz="$(getconf CLK_TCK)" \
 		"BEGIN { n = $3; if (a == \"-\" || n <= 0) print \"-\";
 		else printf \"%.0f\\n\", (b - a) * m / hz / n }"
-}
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
-
-# KB of RSS of a process and its children.
-rss_kb() {
-	local p t=0 k
-	for p in "$1" $(pgrep -P "$1"); do
-		k=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-		t=$((t + ${k:-0}))
-	done
-	echo "$t"
 }
 
 kinds="direct"

@@ -1142,7 +1142,11 @@ cli_listen(const char *flag, const char *arg, int flags, int backlog)
 	int fd, one = 1, zero = 0, type;
 
 	cli_addr(flag, arg, &sa);
-	type = SOCK_STREAM | SOCK_CLOEXEC;
+	if ((flags & CLI_LISTEN_DGRAM) && sa.ss_family == AF_UNIX)
+		errx(EX_USAGE, "%s %s: UDP needs HOST:PORT, [IPV6]:PORT or "
+		    ":PORT", flag, arg);
+	type = (flags & CLI_LISTEN_DGRAM ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_CLOEXEC;
 	if (flags & CLI_LISTEN_NONBLOCK)
 		type |= SOCK_NONBLOCK;
 	if ((fd = socket(sa.ss_family, type, 0)) == -1)
@@ -1150,8 +1154,9 @@ cli_listen(const char *flag, const char *arg, int flags, int backlog)
 	if (sa.ss_family == AF_UNIX)
 		cli_unix_stale(flag, arg, (struct sockaddr_un *)&sa);
 	else {
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one));
+		if (!(flags & CLI_LISTEN_DGRAM))
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+			    sizeof(one));
 		if (flags & CLI_LISTEN_REUSEPORT)
 			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 			    sizeof(one));
@@ -1161,7 +1166,7 @@ cli_listen(const char *flag, const char *arg, int flags, int backlog)
 	}
 	if (bind(fd, (const struct sockaddr *)&sa, net_addr_len(&sa)) == -1)
 		err(1, "%s %s: bind", flag, arg);
-	if (listen(fd, backlog) == -1)
+	if (!(flags & CLI_LISTEN_DGRAM) && listen(fd, backlog) == -1)
 		err(1, "%s %s: listen", flag, arg);
 	return fd;
 }

@@ -181,10 +181,14 @@ int	cli_endpoints(int fd, struct cli_ends *e, int ucspi);
 /* cli_listen flags. */
 #define CLI_LISTEN_NONBLOCK	0x01	/* SOCK_NONBLOCK */
 #define CLI_LISTEN_REUSEPORT	0x02	/* SO_REUSEPORT: one per worker */
+#define CLI_LISTEN_DGRAM	0x04	/* a bound UDP socket, not listening */
 
 /*
  * A listening stream socket on arg (an address as -l takes it), for the
- * option flag.  IPv6 sockets take IPv4 too; TCP ones set SO_REUSEADDR.
+ * option flag; with CLI_LISTEN_DGRAM a bound UDP socket (backlog unused;
+ * a unix address exits 64).  IPv6 sockets take IPv4 too; TCP ones set
+ * SO_REUSEADDR (UDP ones do not: two servers on one port would split
+ * the datagrams between them).
  * A unix path is taken over only when it is a stale socket (a socket
  * file that refuses connections): anything else there is refused, never
  * removed.  Exits 64 on a bad address or a path that is not a socket, 1

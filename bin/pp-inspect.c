@@ -1,9 +1,9 @@
 /*
  * pp-inspect - decode, validate and explain PROXY protocol headers.
  *
- * Reads files, stdin, a hex string or live connections, and says what a
- * header holds, whether it is valid, and when it is not, which byte is
- * wrong and what sender mistake usually causes it.
+ * Reads files, stdin, a hex string, live connections or datagrams, and
+ * says what a header holds, whether it is valid, and when it is not,
+ * which byte is wrong and what sender mistake usually causes it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -37,6 +37,9 @@
 #define PEEK_MAX	4096	/* payload bytes looked at after a header */
 #define DUMP_PAYLOAD	16	/* payload bytes shown by -v */
 #define DUMP_JUNK	64	/* undecodable bytes shown by -v */
+#define DGRAM_MAX	65536	/* larger than any UDP payload */
+#define UDP_PFX		"udp:"
+#define UDP_PFX_LEN	4
 
 struct hints {
 	size_t	n;
@@ -50,6 +53,7 @@ struct opts {
 	int	once;
 	int	timeout_ms;
 	int	ninputs;
+	int	dgram;		/* --listen udp:ADDR */
 };
 
 /* Where the bytes of a report came from. */
@@ -58,16 +62,20 @@ struct source {
 	const struct sockaddr_storage	*peer;	/* --listen */
 	const struct sockaddr_storage	*local;
 	int				 stream; /* payload still arriving */
+	int				 dgram;	/* a whole datagram */
+	size_t				 dgram_len;
 };
 
 static const char usage_text[] =
     "usage: pp-inspect [-hjVv] [--all] [-x hex] [file ...]\n"
-    "       pp-inspect [-hjVv] [--once] [-T seconds] -l address\n";
+    "       pp-inspect [-hjVv] [--once] [-T seconds] -l address\n"
+    "       pp-inspect [-hjVv] [--once] -l udp:address\n";
 
 static const char help_text[] =
     "\n"
     "Decode, validate and explain PROXY protocol headers read from FILEs,\n"
-    "standard input, -x HEX, or each connection to --listen ADDRESS.\n"
+    "standard input, -x HEX, each connection to --listen ADDRESS, or each\n"
+    "datagram to --listen udp:ADDRESS.\n"
     "\n"
     "  --all                  every header in the input, one after another\n"
     "  -j, --json             one JSON object per header\n"
@@ -76,10 +84,16 @@ static const char help_text[] =
     "  -l, --listen ADDRESS   accept connections and report each header\n"
     "                         and peer (HOST:PORT, [IPV6]:PORT, :PORT,\n"
     "                         unix:PATH, unix:@NAME)\n"
+    "  -l, --listen udp:ADDRESS\n"
+    "                         receive UDP datagrams and report each one's\n"
+    "                         header, peer and length (HOST:PORT,\n"
+    "                         [IPV6]:PORT, :PORT)\n"
     "  --once                 with --listen: exit after one connection\n"
+    "                         or datagram\n"
     "  -T, --header-timeout, --timeout SECONDS\n"
-    "                         with --listen: wait this long for a header\n"
-    "                         (default 5; 0: no limit; 500ms, 2s, 1m, 1h)\n"
+    "                         with a TCP --listen: wait this long for a\n"
+    "                         header (default 5; 0: no limit; 500ms, 2s,\n"
+    "                         1m, 1h)\n"
     "  -h, --help             this text;  -V, --version  the version\n";
 
 enum {
@@ -297,6 +311,8 @@ json_source(const struct opts *o, const struct source *src)
 		json_addr("peer", src->peer);
 	if (src->local != NULL)
 		json_addr("local", src->local);
+	if (src->dgram)
+		printf(",\"datagram_len\":%zu", src->dgram_len);
 	if (o->ninputs > 1) {
 		printf(",\"input\":");
 		json_str(src->name != NULL ? src->name : "-");
@@ -508,11 +524,22 @@ header_start(const uint8_t *p, size_t n)
 
 /* Hints for a header the parser accepted. */
 static void
-explain_valid(const struct opts *o, const uint8_t *p, size_t n, size_t hlen,
+explain_valid(const struct opts *o, const struct source *src,
+    const struct pp_header *h, const uint8_t *p, size_t n, size_t hlen,
     struct hints *hs)
 {
 	char text[1024];
 	int fam;
+
+	/* spec 2.2 (2026): a datagram's header says DGRAM, in every one. */
+	if (src->dgram && h->version == 1)
+		hint(hs, "a v1 line in a datagram: v1 names TCP only; a UDP "
+		    "sender should write a v2 header with transport DGRAM");
+	else if (src->dgram && h->command == PP_V2_CMD_PROXY &&
+	    h->transport != PP_V2_TRANS_DGRAM)
+		hint(hs, "transport %s in a datagram: a UDP sender should "
+		    "say DGRAM (byte 13: 0x12 for INET, 0x22 for INET6)",
+		    trans_name(h->transport, 1));
 
 	if (!o->all && header_start(p + hlen, n - hlen))
 		hint(hs, "the payload starts with another PROXY header: a "
@@ -960,6 +987,9 @@ human_valid(const struct opts *o, const struct source *src,
 		human_peer("peer", src->peer);
 	if (src->local != NULL)
 		human_peer("local", src->local);
+	if (src->dgram)
+		field("datagram", "%zu byte%s", src->dgram_len,
+		    src->dgram_len == 1 ? "" : "s");
 	if (o->all)
 		field("header", "%d at offset %zu", idx, off);
 	field("version", "%u", h->version);
@@ -1185,7 +1215,7 @@ report(const struct opts *o, const struct source *src, const uint8_t *buf,
 	r = pp_parse(p, n, &h);
 	if (r > 0) {
 		crc = crc_status(p, n, &h);
-		explain_valid(o, p, n, (size_t)r, &hs);
+		explain_valid(o, src, &h, p, n, (size_t)r, &hs);
 		if (o->json)
 			json_valid(o, src, &h, crc, &hs, off, len);
 		else
@@ -1212,7 +1242,10 @@ report(const struct opts *o, const struct source *src, const uint8_t *buf,
 		    r == -PP_ECRC_BAD ? "bad" : "not checked");
 	}
 	flush_out();
-	if (r == 0)
+	if (r == 0 && src->dgram)
+		warnx("%sthe datagram ends inside the header: %zu byte%s, "
+		    "at least %u needed", pfx, n, n == 1 ? "" : "s", h.need);
+	else if (r == 0)
 		warnx("%sneed %zu more byte%s: the header is incomplete "
 		    "(%zu byte%s, at least %u needed)", pfx, need,
 		    need == 1 ? "" : "s", n, n == 1 ? "" : "s", h.need);
@@ -1275,7 +1308,7 @@ slurp(int fd, uint8_t **bufp, size_t *lenp)
 static int
 inspect_file(const struct opts *o, const char *path)
 {
-	struct source src = { NULL, NULL, NULL, 0 };
+	struct source src = { NULL, NULL, NULL, 0, 0, 0 };
 	uint8_t *buf;
 	size_t len;
 	int fd, rc;
@@ -1315,7 +1348,7 @@ on_signal(int sig)
 }
 
 static int
-listen_on(const char *arg)
+listen_on(const char *arg, int flags)
 {
 	struct sockaddr_storage sa;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&sa;
@@ -1323,7 +1356,7 @@ listen_on(const char *arg)
 	char text[NET_ADDRSTRLEN];
 	int s;
 
-	s = cli_listen("--listen", arg, 0, 64);
+	s = cli_listen("--listen", arg, flags, 64);
 	len = sizeof(sa);
 	memset(&sa, 0, sizeof(sa));
 	if (getsockname(s, (struct sockaddr *)&sa, &len) == -1)
@@ -1331,8 +1364,111 @@ listen_on(const char *arg)
 	if (sa.ss_family == AF_UNIX && sun->sun_path[0] != '\0')
 		strlcpy(sock_path, sun->sun_path, sizeof(sock_path));
 	/* The readiness line: scripts wait for it to learn the port. */
-	warnx("listening on %s", net_addr_format(&sa, text, sizeof(text)));
+	warnx("listening on %s%s", flags & CLI_LISTEN_DGRAM ? UDP_PFX : "",
+	    net_addr_format(&sa, text, sizeof(text)));
 	return s;
+}
+
+static void
+catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+}
+
+/*
+ * The address a datagram was sent to, from its IP_PKTINFO or IPV6_PKTINFO
+ * (a socket bound to every address has no one local address); the port
+ * is the socket's.
+ */
+static void
+dgram_local(struct msghdr *msg, struct sockaddr_storage *local)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)local;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)local;
+	const struct in_pktinfo *pi;
+	const struct in6_pktinfo *pi6;
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL;
+	    cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_PKTINFO && local->ss_family == AF_INET) {
+			pi = (const struct in_pktinfo *)CMSG_DATA(cm);
+			sin->sin_addr = pi->ipi_addr;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_PKTINFO &&
+		    local->ss_family == AF_INET6) {
+			pi6 = (const struct in6_pktinfo *)CMSG_DATA(cm);
+			sin6->sin6_addr = pi6->ipi6_addr;
+		}
+	}
+}
+
+/*
+ * --listen udp:ADDR: each datagram is one report, its header at byte 0
+ * and the rest its payload (spec 2.2, 2026: a header in every datagram).
+ * A datagram without a valid header is reported and the loop goes on.
+ */
+static int
+serve_dgram(const struct opts *o, const char *addr)
+{
+	static uint8_t buf[DGRAM_MAX];
+	union {
+		struct cmsghdr	hdr;
+		uint8_t		space[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} cbuf;
+	struct sockaddr_storage peer, bound, local;
+	struct source src = { NULL, &peer, &local, 0, 1, 0 };
+	struct iovec iov;
+	struct msghdr msg;
+	socklen_t slen = sizeof(bound);
+	ssize_t got;
+	size_t next;
+	int s, one = 1, rc = 0;
+
+	catch_signals();
+	s = listen_on(addr, CLI_LISTEN_DGRAM);
+	memset(&bound, 0, sizeof(bound));
+	if (getsockname(s, (struct sockaddr *)&bound, &slen) == -1)
+		err(EXIT_FAILURE, "getsockname");
+	if (bound.ss_family == AF_INET)
+		(void)setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	else
+		(void)setsockopt(s, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		    sizeof(one));
+	for (;;) {
+		memset(&peer, 0, sizeof(peer));
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_name = &peer;
+		msg.msg_namelen = sizeof(peer);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.space;
+		msg.msg_controllen = sizeof(cbuf.space);
+		if ((got = recvmsg(s, &msg, 0)) == -1) {
+			if (errno == EINTR || errno == ECONNREFUSED)
+				continue;
+			err(EXIT_FAILURE, "recvmsg");
+		}
+		local = bound;
+		dgram_local(&msg, &local);
+		src.dgram_len = (size_t)got;
+		rc = report(o, &src, buf, (size_t)got, 0, 1, &next);
+		if (o->once)
+			break;
+	}
+	close(s);
+	return rc;
 }
 
 /*
@@ -1387,7 +1523,7 @@ serve_conn(const struct opts *o, int fd, const struct sockaddr_storage *peer)
 {
 	static uint8_t buf[PP_HDR_MAX + PEEK_MAX];
 	struct sockaddr_storage local;
-	struct source src = { NULL, peer, &local, 1 };
+	struct source src = { NULL, peer, &local, 1, 0, 0 };
 	struct pp_header h;
 	socklen_t slen = sizeof(local);
 	char text[NET_ADDRSTRLEN];
@@ -1426,18 +1562,11 @@ static int
 serve(const struct opts *o, const char *addr)
 {
 	struct sockaddr_storage peer;
-	struct sigaction sa;
 	socklen_t plen;
 	int s, fd, rc = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
-
-	s = listen_on(addr);
+	catch_signals();
+	s = listen_on(addr, 0);
 	for (;;) {
 		plen = sizeof(peer);
 		memset(&peer, 0, sizeof(peer));
@@ -1528,7 +1657,16 @@ main(int argc, char *argv[])
 			errx(EX_USAGE, "--listen and -x conflict");
 		if (o.all)
 			errx(EX_USAGE, "--listen and --all conflict: one "
-			    "header per connection");
+			    "header per %s", strncmp(laddr, UDP_PFX,
+			    UDP_PFX_LEN) == 0 ? "datagram" : "connection");
+		if (strncmp(laddr, UDP_PFX, UDP_PFX_LEN) == 0) {
+			o.dgram = 1;
+			laddr += UDP_PFX_LEN;
+		}
+		if (o.dgram && tflag)
+			errx(EX_USAGE, "-T and --listen udp: conflict: a "
+			    "datagram arrives whole, there is no header to "
+			    "wait for");
 	} else {
 		if (o.once)
 			errx(EX_USAGE, "--once needs --listen");
@@ -1536,11 +1674,13 @@ main(int argc, char *argv[])
 			errx(EX_USAGE, "-T needs --listen");
 	}
 
+	if (laddr != NULL && o.dgram)
+		return serve_dgram(&o, laddr);
 	if (laddr != NULL)
 		return serve(&o, laddr);
 
 	if (hex != NULL) {
-		struct source src = { NULL, NULL, NULL, 0 };
+		struct source src = { NULL, NULL, NULL, 0, 0, 0 };
 
 		if ((buf = malloc(strlen(hex) / 2 + 1)) == NULL)
 			err(EXIT_FAILURE, "malloc");

@@ -33,6 +33,7 @@ enum {
 	OPT_AUTHORITY,
 	OPT_AWS,
 	OPT_AZURE,
+	OPT_DGRAM,
 	OPT_GCP,
 	OPT_UNIQUE_ID,
 };
@@ -45,6 +46,7 @@ static const struct option longopts[] = {
 	{ "connect",		required_argument, NULL, 'c' },
 	{ "connect-timeout",	required_argument, NULL, 'E' },
 	{ "crc32c",		no_argument,	   NULL, 'C' },
+	{ "dgram",		no_argument,	   NULL, OPT_DGRAM },
 	{ "dst",		required_argument, NULL, 'd' },
 	{ "gcp-psc-id",		required_argument, NULL, OPT_GCP },
 	{ "header-only",	no_argument,	   NULL, 'n' },
@@ -64,7 +66,8 @@ static const char synopsis[] =
     "usage: pp-send [-12CLnU] [-p[v1|v2]] [-c upstream] [-s src -d dst]\n"
     "               [-E seconds] [-X type=value] [-N netns] [--alpn alpn]\n"
     "               [--authority authority] [--unique-id unique-id]\n"
-    "               [--aws-vpce-id id] [--azure-linkid n] [--gcp-psc-id n]\n";
+    "               [--aws-vpce-id id] [--azure-linkid n] [--gcp-psc-id n]\n"
+    "               [--dgram]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -91,6 +94,7 @@ help(void)
 	    "  -d, --dst ADDR         the address the client connected to\n"
 	    "  -L, --local            a LOCAL header (v1: PROXY UNKNOWN)\n"
 	    "  -U, --unknown          no addresses (v1 UNKNOWN, v2 UNSPEC)\n"
+	    "  --dgram                the client spoke UDP: a v2 DGRAM header\n"
 	    "  -n, --header-only      write the header and nothing else\n"
 	    "  -E, --connect-timeout SECONDS\n"
 	    "                         give up connecting (default 10)\n"
@@ -321,7 +325,7 @@ main(int argc, char *argv[])
 	uint8_t *store, *hdr;
 	size_t ntlv = 0, used = 0;
 	int ch, version = 0, local = 0, unknown = 0, header_only = 0;
-	int crc = 0, timeout_ms = 10000, len, up;
+	int crc = 0, dgram = 0, timeout_ms = 10000, len, up;
 
 	cli_init(argc, argv);
 	if ((store = malloc(PP_V2_MAX)) == NULL ||
@@ -339,6 +343,9 @@ main(int argc, char *argv[])
 			break;
 		case 'C':
 			crc = 1;
+			break;
+		case OPT_DGRAM:
+			dgram = 1;
 			break;
 		case 'c':
 			upstream = optarg;
@@ -423,8 +430,12 @@ main(int argc, char *argv[])
 	if (argc != 0)
 		usage();
 
+	if (dgram && version == 1)
+		errx(EX_USAGE, "--dgram needs a v2 header: v1 cannot say UDP");
+	if (dgram && upstream != NULL)
+		errx(EX_USAGE, "--dgram and -c conflict: -c connects over TCP");
 	if (version == 0)
-		version = ntlv > 0 || crc ? 2 : 1;
+		version = ntlv > 0 || crc || dgram ? 2 : 1;
 	if (version == 1 && ntlv > 0)
 		errx(EX_USAGE, "TLVs need a v2 header: drop -1 or use -2");
 	if (version == 1 && crc)
@@ -457,7 +468,7 @@ main(int argc, char *argv[])
 	memset(&h, 0, sizeof(h));
 	h.version = (uint8_t)version;
 	h.command = local ? PP_V2_CMD_LOCAL : PP_V2_CMD_PROXY;
-	h.transport = (uint8_t)e.transport;
+	h.transport = (uint8_t)(dgram ? PP_V2_TRANS_DGRAM : e.transport);
 	if (local || unknown) {
 		h.family = PP_V2_FAM_UNSPEC;
 		h.src.ss_family = AF_UNSPEC;

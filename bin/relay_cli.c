@@ -37,11 +37,15 @@
 
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
+	OPT_CHECK_SEND,
 	OPT_CHECK_TIMEOUT,
 	OPT_CONTROL,
 	OPT_DENY,
 	OPT_LOG_FORMAT,
+	OPT_MAX_SESS,
 	OPT_PER_IP,
+	OPT_SESS_TIMEOUT,
+	OPT_UDP,
 	OPT_USESRC
 };
 
@@ -49,6 +53,7 @@ static const struct option longopts[] = {
 	{ "accept-proxy",	optional_argument,	NULL, 'a' },
 	{ "allow",		required_argument,	NULL, 'A' },
 	{ "balance",		required_argument,	NULL, 'b' },
+	{ "check-send",		required_argument,	NULL, OPT_CHECK_SEND },
 	{ "connect",		required_argument,	NULL, 'c' },
 	{ "control",		required_argument,	NULL, OPT_CONTROL },
 	{ "crc32c",		no_argument,		NULL, 'C' },
@@ -70,14 +75,17 @@ static const struct option longopts[] = {
 	{ "max-header",		required_argument,	NULL, 'm' },
 	{ "max-conns",		required_argument,	NULL, 'M' },
 	{ "max-conns-per-ip",	required_argument,	NULL, OPT_PER_IP },
+	{ "max-sessions",	required_argument,	NULL, OPT_MAX_SESS },
 	{ "optional",		no_argument,		NULL, 'o' },
 	{ "send-proxy",		optional_argument,	NULL, 'p' },
 	{ "pass-tlvs",		no_argument,		NULL, 'P' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "rate-per-ip",	required_argument,	NULL, 'r' },
 	{ "server",		required_argument,	NULL, 's' },
+	{ "session-timeout",	required_argument,	NULL, OPT_SESS_TIMEOUT },
 	{ "stats",		required_argument,	NULL, 'S' },
 	{ "trust",		required_argument,	NULL, 't' },
+	{ "udp",		no_argument,		NULL, OPT_UDP },
 	{ "header-timeout",	required_argument,	NULL, 'T' },
 	{ "timeout",		required_argument,	NULL, 'T' },
 	{ "user",		required_argument,	NULL, 'u' },
@@ -95,7 +103,8 @@ static const char relay_usage[] =
 "\t[-D TYPE]... [-m BYTES] [-T SECONDS] [-E SECONDS] [-I SECONDS]\n"
 "\t[-g SECONDS] [-M N] [--max-conns-per-ip N] [-r N/SECONDS]\n"
 "\t[--usesrc clientip] [-S ADDR] [--control unix:PATH] [-w N] [-u USER]\n"
-"\t[-F PIDFILE] [--log-format text|logfmt|json]\n";
+"\t[-F PIDFILE] [--log-format text|logfmt|json]\n"
+"\t[--udp [--session-timeout SECONDS] [--max-sessions N]]\n";
 
 static const char balance_usage[] =
 "usage: pp-balance -l LISTEN -s SERVER... | -f FILE [-CoPqvV]\n"
@@ -107,6 +116,7 @@ static const char balance_usage[] =
 "\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip]\n"
 "\t[--control unix:PATH] [-w N] [-u USER] [-F PIDFILE]\n"
 "\t[--log-format text|logfmt|json]\n"
+"\t[--udp [--session-timeout SECONDS] [--max-sessions N] [--check-send DATA]]\n"
 "SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
 "\t[,maxconn=N][,check-send=STR][,check-expect=STR]\n"
 "\t[,check-http=PATH][,check-status=N]\n";
@@ -148,6 +158,14 @@ static const char options_help[] =
 "  --log-format FMT           the line each connection logs: text (default),\n"
 "                             logfmt or json\n"
 "  -v, --verbose              log more (checks, connect failures, headers)\n"
+"  --udp                      relay UDP datagrams, not TCP: the listener and\n"
+"                             every server are UDP (a listener is one or the\n"
+"                             other); a v2 header on every datagram\n"
+"  --session-timeout SECS     --udp: a client's session ends after this long\n"
+"                             without a datagram (default 60)\n"
+"  --max-sessions N           --udp: sessions per worker (default 65536, and\n"
+"                             no more than descriptors allow); the oldest\n"
+"                             idle ones go first\n"
 "  -h, --help                 this text;  -V, --version  the version\n";
 
 static const char relay_help[] =
@@ -164,7 +182,9 @@ static const char balance_help[] =
 "                             the shorter; 500ms, 2s also)\n"
 "  -K, --rise N               checks to pass to come up (default 2)\n"
 "  -k, --fall N               checks to fail to go down (default 3)\n"
-"  -R, --retries N            other servers tried on connect failure (3)\n";
+"  -R, --retries N            other servers tried on connect failure (3)\n"
+"  --check-send DATA          --udp: a check sends DATA (text, or hex with\n"
+"                             0x) and any reply within the interval passes\n";
 
 static int balance_mode;
 
@@ -247,10 +267,16 @@ notify_env(struct relay_conf *cf)
  * timeout is measured from the connection, so the kernel must not hold it.
  */
 static int
-listen_on(const char *flag, const char *arg)
+listen_on(const char *flag, const char *arg, int udp)
 {
-	return cli_listen(flag, arg, CLI_LISTEN_NONBLOCK |
-	    CLI_LISTEN_REUSEPORT, 4096);
+	int fd, sz = 4 << 20;
+
+	fd = cli_listen(flag, arg, CLI_LISTEN_NONBLOCK |
+	    CLI_LISTEN_REUSEPORT | (udp ? CLI_LISTEN_DGRAM : 0), 4096);
+	/* Bursts wait in the kernel while the worker sends (rmem_max caps). */
+	if (udp)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	return fd;
 }
 
 /*
@@ -275,12 +301,16 @@ control_on(const char *arg, const char *user)
 	return fd;
 }
 
+/* A listening TCP socket, or with --udp a bound UDP one. */
 static int
-is_listener(int fd)
+is_listener(int fd, int udp)
 {
 	int v = 0;
 	socklen_t len = sizeof(v);
 
+	if (udp)
+		return getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 &&
+		    v == SOCK_DGRAM;
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 &&
 	    v != 0;
 }
@@ -360,6 +390,7 @@ relay_main(int argc, char *argv[], int balance)
 {
 	static struct relay_conf cf;
 	static uint8_t tlvstore[RELAY_MAXTLV][512];
+	static uint8_t chkstore[4096];
 	struct sockaddr_storage sa;
 	struct relay_server probe;
 	struct cli_recv rcv;
@@ -369,7 +400,8 @@ relay_main(int argc, char *argv[], int balance)
 	struct pidfh *pfh = NULL;
 	char *spec1 = NULL, *slash;
 	long long v;
-	int ch, i, rc, saw_send = 0;
+	int ch, i, rc, saw_send = 0, saw_idle = 0, saw_udp_opt = 0;
+	int saw_conns = 0;
 	pid_t other;
 
 	balance_mode = balance;
@@ -392,6 +424,8 @@ relay_main(int argc, char *argv[], int balance)
 	cf.ctl_fd = -1;
 	cf.verbose = 1;
 	cf.workers = 1;
+	cf.sess_ms = 60000;
+	cf.max_sess = 65536;
 	cf.log = logline;
 	if ((cf.srv_spec = calloc(argc + 1, sizeof(char *))) == NULL)
 		err(1, NULL);
@@ -461,6 +495,7 @@ relay_main(int argc, char *argv[], int balance)
 		case 'I':
 			cf.idle_ms = cli_duration("--idle-timeout", optarg,
 			    CLI_DUR_ZERO, 1, DAY_MS);
+			saw_idle = 1;
 			break;
 		case 'k':
 			if (!balance)
@@ -478,6 +513,7 @@ relay_main(int argc, char *argv[], int balance)
 		case 'M':
 			cf.max_conns = (int)cli_number("--max-conns", optarg,
 			    1, 10000000);
+			saw_conns = 1;
 			break;
 		case 'p':
 			cf.send_proxy = cli_version("--send-proxy", optarg, 1);
@@ -550,6 +586,41 @@ relay_main(int argc, char *argv[], int balance)
 				    "logfmt or json", optarg);
 			cf.log_format = log_format = rc;
 			break;
+		case OPT_CHECK_SEND:
+			if (!balance)
+				usage();
+			if (strncmp(optarg, "0x", 2) == 0) {
+				long n = cli_unhex(optarg + 2, chkstore,
+				    sizeof(chkstore));
+
+				if (n < 0)
+					errx(EX_USAGE, "--check-send %s: bad "
+					    "hex, or over %zu bytes", optarg,
+					    sizeof(chkstore));
+				cf.chk_len = (size_t)n;
+			} else {
+				cf.chk_len = strlen(optarg);
+				if (cf.chk_len > sizeof(chkstore))
+					errx(EX_USAGE, "--check-send: over %zu "
+					    "bytes", sizeof(chkstore));
+				memcpy(chkstore, optarg, cf.chk_len);
+			}
+			cf.chk_data = chkstore;
+			saw_udp_opt = 1;
+			break;
+		case OPT_MAX_SESS:
+			cf.max_sess = (int)cli_number("--max-sessions", optarg,
+			    1, 10000000);
+			saw_udp_opt = 1;
+			break;
+		case OPT_SESS_TIMEOUT:
+			cf.sess_ms = cli_duration("--session-timeout", optarg,
+			    0, 1, DAY_MS);
+			saw_udp_opt = 1;
+			break;
+		case OPT_UDP:
+			cf.udp = 1;
+			break;
 		case OPT_CONTROL:
 			if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0')
 				errx(EX_USAGE, "--control %s: expected unix:PATH",
@@ -616,6 +687,29 @@ relay_main(int argc, char *argv[], int balance)
 		errx(EX_USAGE, "--tlv and --crc32c need --send-proxy=v2");
 	if (!saw_send && !balance && (cf.ntlv > 0 || cf.crc32c))
 		errx(EX_USAGE, "--tlv and --crc32c need --send-proxy=v2");
+	if (saw_udp_opt && !cf.udp)
+		errx(EX_USAGE, "--session-timeout, --max-sessions and "
+		    "--check-send need --udp");
+	if (cf.udp) {
+		/* Version 1 has no way to say "datagram" (spec 2.1). */
+		if (cf.send_proxy == 1)
+			errx(EX_USAGE, "--send-proxy=v1 cannot carry UDP: "
+			    "use --send-proxy=v2 with --udp");
+		if (cf.accept_proxy == 1)
+			errx(EX_USAGE, "--accept-proxy=v1 cannot carry UDP: "
+			    "use --accept-proxy=v2 with --udp");
+		if (cf.accept_proxy == 0)
+			cf.accept_proxy = 2;	/* any: v2 is all there is */
+		if (cf.pass_tlvs)
+			errx(EX_USAGE, "--pass-tlvs and --udp cannot be "
+			    "combined");
+		if (saw_conns)
+			errx(EX_USAGE, "--max-conns and --udp cannot be "
+			    "combined: use --max-sessions");
+		if (saw_idle)
+			errx(EX_USAGE, "--idle-timeout and --udp cannot be "
+			    "combined: use --session-timeout");
+	}
 	if (cf.optional && cf.ntrust == 0 && cf.verbose > 0)
 		warnx("--optional without --trust: anyone who can reach the "
 		    "port can claim any client address");
@@ -632,8 +726,9 @@ relay_main(int argc, char *argv[], int balance)
 
 	/* Listening sockets: -l ADDR, -l - (fd 0), or systemd's. */
 	if (listen_arg != NULL && strcmp(listen_arg, "-") == 0) {
-		if (!is_listener(0))
-			errx(EX_USAGE, "-l -: fd 0 is not a listening socket");
+		if (!is_listener(0, cf.udp))
+			errx(EX_USAGE, "-l -: fd 0 is not a %s socket", cf.udp ?
+			    "UDP" : "listening");
 		cf.lfd[cf.nlfd++] = dup(0);
 		if (cf.lfd[0] == -1)
 			err(1, "dup");
@@ -642,7 +737,7 @@ relay_main(int argc, char *argv[], int balance)
 		cf.nlfd = sa.ss_family == AF_UNIX ? 1 : cf.workers;
 		cf.reuseport = cf.nlfd > 1;
 		for (i = 0; i < cf.nlfd; i++)
-			cf.lfd[i] = listen_on("-l", listen_arg);
+			cf.lfd[i] = listen_on("-l", listen_arg, cf.udp);
 	} else {
 		const char *lpid = getenv("LISTEN_PID");
 		const char *lfds = getenv("LISTEN_FDS");
@@ -656,7 +751,8 @@ relay_main(int argc, char *argv[], int balance)
 
 		v = cli_number("LISTEN_FDS", lfds, 1, RELAY_MAXLISTEN + 1);
 		for (i = 0; i < v; i++) {
-			if (!is_listener(3 + i))
+			if (!is_listener(3 + i, cf.udp) && !is_listener(3 + i,
+			    0))
 				errx(EX_USAGE, "LISTEN_FDS: fd %d is not a "
 				    "listening socket", 3 + i);
 			/*
@@ -681,6 +777,10 @@ relay_main(int argc, char *argv[], int balance)
 				cf.stats_fd = 3 + i;
 				continue;
 			}
+			if (!is_listener(3 + i, cf.udp))
+				errx(EX_USAGE, "LISTEN_FDS: fd %d is not a %s "
+				    "socket", 3 + i, cf.udp ? "UDP" :
+				    "listening");
 			if (cf.nlfd == RELAY_MAXLISTEN)
 				errx(EX_USAGE, "LISTEN_FDS: at most %d data "
 				    "sockets", RELAY_MAXLISTEN);
@@ -699,13 +799,14 @@ relay_main(int argc, char *argv[], int balance)
 		if (fcntl(cf.lfd[i], F_SETFL, O_NONBLOCK) == -1)
 			err(1, "fcntl");
 		/* Accepted sockets inherit it: one system call less each. */
-		setsockopt(cf.lfd[i], IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
+		if (!cf.udp)
+			setsockopt(cf.lfd[i], IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
 	}
 	if (cf.stats_fd != -1 && fcntl(cf.stats_fd, F_SETFL, O_NONBLOCK) == -1)
 		err(1, "fcntl");
 	if (stats_arg != NULL) {
-		cf.stats_fd = listen_on("--stats", stats_arg);
+		cf.stats_fd = listen_on("--stats", stats_arg, 0);
 	}
 	if (ctl_arg != NULL)
 		cf.ctl_fd = control_on(ctl_arg, user);

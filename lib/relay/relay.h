@@ -15,6 +15,7 @@
  *   relay_health.c   health checks and what their results change
  *   relay_limit.c    per client address limits
  *   relay_stats.c    the shared counters and the /metrics responder
+ *   relay_udp.c      --udp: datagram sessions, UDP checks, udp_* metrics
  *   worker.h         the worker state those files share (private)
  * Addresses and CIDR lists are lib/net/'s; headers are libproxyhdr's.
  */
@@ -103,6 +104,30 @@ struct relay_wstat {
 	uint64_t	active;			/* client connections open */
 	uint64_t	srv_active[RELAY_MAXSRV];	/* by slot */
 	uint16_t	srv_refs[RELAY_MAXSRV];	/* servers using the slot */
+	uint64_t	udp_active;		/* UDP sessions open */
+};
+
+/* Why a UDP datagram from a client was dropped (relay_udp.c). */
+enum relay_udrop {
+	RELAY_UDROP_UNTRUSTED, RELAY_UDROP_BADHDR, RELAY_UDROP_DENIED,
+	RELAY_UDROP_LIMIT, RELAY_UDROP_NOSERVER, RELAY_UDROP_OVERSIZE,
+	RELAY_UDROP_ERROR, RELAY_UDROP_MAX
+};
+
+/* Why a UDP session ended. */
+enum relay_uend {
+	RELAY_UEND_TIMEOUT, RELAY_UEND_EVICTED, RELAY_UEND_SRVDOWN,
+	RELAY_UEND_DRAIN, RELAY_UEND_MAX
+};
+
+/* UDP counters, shared by all workers (atomic adds, once per batch). */
+struct relay_ustat {
+	uint64_t	sessions;		/* made */
+	uint64_t	ended[RELAY_UEND_MAX];
+	uint64_t	dg_in, dg_out;		/* forwarded up, sent back */
+	uint64_t	bytes_in, bytes_out;	/* payload, headers not counted */
+	uint64_t	dropped[RELAY_UDROP_MAX];
+	uint64_t	dropped_down;		/* replies that could not be sent */
 };
 
 /* Global counters, shared by all workers. */
@@ -114,6 +139,8 @@ struct relay_shared {
 	uint64_t	ended[RELAY_END_MAX];	/* by enum relay_end */
 	struct relay_sstat srv[RELAY_MAXSRV];
 	struct relay_wstat w[RELAY_MAXWORKERS];
+	int		udp;		/* --udp: the udp_* metrics too */
+	struct relay_ustat udp_st;
 };
 
 /*
@@ -139,6 +166,9 @@ struct relay_server {
 	int		check;
 	int		backup;
 	int		maxconn;	/* for "first"; 0: no limit */
+	int		udp;		/* datagrams (--udp) */
+	const uint8_t	*chk_data;	/* UDP check payload (--check-send) */
+	size_t		chk_len;
 	int		wfile;		/* weight from the list (weight: in use) */
 	int		admin;		/* enum relay_admin, from the slot */
 	int		hoff;		/* health checks disabled, from the slot */
@@ -154,7 +184,7 @@ struct relay_server {
 	/* health check in flight */
 	int		chk_fd;
 	uint8_t		*chk_buf;	/* the reply so far, while reading */
-	uint16_t	chk_len;
+	uint16_t	chk_got;	/* its length */
 	int64_t		chk_next;	/* ms */
 	int64_t		chk_deadline;
 	struct relay_server *next_ret;	/* retired list */
@@ -225,6 +255,12 @@ struct relay_conf {
 	/* systemd's notification socket (NOTIFY_SOCKET), or NULL */
 	const char	*notify_path;
 	int		watchdog_ms;	/* WATCHDOG_USEC / 1000; 0: none */
+	/* UDP (--udp): every listener and server speaks datagrams */
+	int		udp;
+	int		sess_ms;	/* --session-timeout */
+	int		max_sess;	/* --max-sessions, per worker */
+	const uint8_t	*chk_data;	/* --check-send */
+	size_t		chk_len;
 	/* a finished line without newline, and warnings */
 	void		(*log)(int level, const char *line);
 };
@@ -338,6 +374,36 @@ void	relay_stats_release(struct relay_shared *sh, struct relay_wstat *ws,
 	    const struct relay_sstat *st);
 const char *relay_end_name(int why);
 
+/* relay_udp.c: the datagram path of one worker (see its top comment). */
+struct relay_udp;
+struct relay_limit;
+/*
+ * A worker's UDP state over the bound sockets fds[0..n) (taken: closed by
+ * relay_udp_free).  Its own epoll descriptor, relay_udp_fd, goes into the
+ * worker's set: readable means relay_udp_run has work.  NULL on failure.
+ */
+struct relay_udp *relay_udp_new(const struct relay_conf *cf,
+	    struct relay_shared *sh, int id, struct relay_lb *lb,
+	    struct relay_limit *limit, const int *fds, int n, int fd_limit);
+int	relay_udp_fd(const struct relay_udp *u);
+void	relay_udp_run(struct relay_udp *u, int64_t now_ms);
+/* Sessions past --session-timeout end; returns ms to the next, or -1. */
+int	relay_udp_expire(struct relay_udp *u, int64_t now_ms);
+/* SIGTERM: sessions end (a datagram flow has nothing to finish). */
+void	relay_udp_drain(struct relay_udp *u);
+int	relay_udp_sessions(const struct relay_udp *u);
+void	relay_udp_free(struct relay_udp *u);
+/* UDP health checks (relay_health.c calls them for s->udp). */
+int	relay_udp_check_start(struct relay_server *s, int64_t now_ms,
+	    int timeout_ms);
+int	relay_udp_check_finish(struct relay_server *s);
+/* The udp_* metrics, appended at off in buf; returns the new length. */
+size_t	relay_udp_stats_text(const struct relay_shared *sh, const char *pfx,
+	    char *buf, size_t cap, size_t off);
+
+/* relay_stats.c: printf into buf at off, bounded by cap (the new off). */
+size_t	relay_stats_add(char *buf, size_t cap, size_t off, const char *fmt,
+	    ...) __attribute__((format(printf, 4, 5)));
 /*
  * relay_ctl.c: the control socket.  One process serves it (the master,
  * or the only worker) through one descriptor to watch for input; the

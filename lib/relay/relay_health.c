@@ -15,6 +15,8 @@
  * a v2 server gets a LOCAL header, as HAProxy sends; v1 has no LOCAL, so
  * a v1 server gets a real TCP4/TCP6 line with the check socket's own
  * endpoints.  The header and the request leave in one send.
+ * A UDP check (relay_udp.c) sends the --check-send payload, after a LOCAL
+ * header for a v2 server, and passes on any reply.
  */
 #include <sys/epoll.h>
 #include <netinet/in.h>
@@ -35,6 +37,8 @@ relay_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 {
 	int fd;
 
+	if (s->udp)
+		return relay_udp_check_start(s, now, timeout_ms);
 	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -82,7 +86,7 @@ check_end(struct relay_server *s, int ok, int orderly)
 	s->chk_fd = -1;
 	free(s->chk_buf);
 	s->chk_buf = NULL;
-	s->chk_len = 0;
+	s->chk_got = 0;
 	return ok;
 }
 
@@ -131,8 +135,8 @@ check_judge(const struct relay_server *s, int eof)
 	int st;
 
 	if (k->http) {
-		if (s->chk_len < 12)
-			return eof || s->chk_len == RELAY_CHKBUF ? 0 : -1;
+		if (s->chk_got < 12)
+			return eof || s->chk_got == RELAY_CHKBUF ? 0 : -1;
 		if (memcmp(b, "HTTP/1.", 7) != 0 || b[8] != ' ' ||
 		    b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
 		    b[11] < '0' || b[11] > '9')
@@ -140,9 +144,9 @@ check_judge(const struct relay_server *s, int eof)
 		st = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 		return k->status != 0 ? st == k->status : st / 100 == 2;
 	}
-	if (memmem(b, s->chk_len, k->expect, k->expect_len) != NULL)
+	if (memmem(b, s->chk_got, k->expect, k->expect_len) != NULL)
 		return 1;
-	return eof || s->chk_len == RELAY_CHKBUF ? 0 : -1;
+	return eof || s->chk_got == RELAY_CHKBUF ? 0 : -1;
 }
 
 /*
@@ -160,6 +164,8 @@ relay_check_finish(struct relay_server *s)
 	int e = 0, n, r, fd = s->chk_fd;
 	ssize_t got;
 
+	if (s->udp)
+		return relay_udp_check_finish(s);
 	if (s->chk_buf == NULL) {
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
 			return check_end(s, 0, 1);
@@ -186,19 +192,19 @@ relay_check_finish(struct relay_server *s)
 			return check_end(s, 1, n > 0);
 		if ((s->chk_buf = malloc(RELAY_CHKBUF)) == NULL)
 			return check_end(s, 0, 1);
-		s->chk_len = 0;
+		s->chk_got = 0;
 	}
 	/* Edge-triggered: read until the verdict, the end, or EAGAIN. */
 	for (;;) {
-		got = recv(fd, s->chk_buf + s->chk_len, RELAY_CHKBUF -
-		    s->chk_len, MSG_DONTWAIT);
+		got = recv(fd, s->chk_buf + s->chk_got, RELAY_CHKBUF -
+		    s->chk_got, MSG_DONTWAIT);
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1 && errno == EAGAIN)
 			return -1;
 		if (got == -1)
 			return check_end(s, 0, 0);
-		s->chk_len += (uint16_t)got;
+		s->chk_got += (uint16_t)got;
 		if ((r = check_judge(s, got == 0)) != -1)
 			return check_end(s, r, 0);
 	}
@@ -393,8 +399,13 @@ health_run(void)
 				health_result(s, 0);
 				continue;
 			}
-			/* Edge-triggered: connected, then each reply's bytes. */
-			ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+			/*
+			 * UDP: a reply (or an ICMP error) makes it readable.
+			 * TCP, edge-triggered: connected, then each reply's
+			 * bytes.
+			 */
+			ev.events = s->udp ? EPOLLIN : EPOLLIN | EPOLLOUT |
+			    EPOLLRDHUP | EPOLLET;
 			ev.data.u64 = (uint64_t)(uintptr_t)s | TAG_CHECK;
 			epoll_ctl(W.epfd, EPOLL_CTL_ADD, s->chk_fd, &ev);
 		}

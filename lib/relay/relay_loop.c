@@ -1079,6 +1079,8 @@ next_timeout(void)
 		t = W.sc_head->deadline;
 	if ((d = relay_notify_due(W.conf, W.now)) < t - W.now)
 		t = W.now + d;
+	if (W.udp != NULL && W.udp_next >= 0 && W.now + W.udp_next < t)
+		t = W.now + W.udp_next;
 	if (W.id == 0)
 		for (i = 0; i < W.lb.n; i++) {
 			struct relay_server *s = W.lb.srv[i];
@@ -1122,6 +1124,8 @@ drain_start(void)
 	for (i = 0; i < W.nlisten; i++)
 		close(W.lobj[i].fd);
 	W.nlisten = 0;
+	if (W.udp != NULL)
+		relay_udp_drain(W.udp);
 	wlog(0, "draining %d connection%s", W.nconns, W.nconns == 1 ? "" :
 	    "s");
 }
@@ -1149,8 +1153,14 @@ status_log(void)
 
 	for (i = 0; i < W.lb.n; i++)
 		up += W.lb.srv[i]->up;
-	wlog(0, "status: worker %d: %d connections open, %d/%d servers up%s",
-	    W.id, W.nconns, up, W.lb.n, W.draining ? ", draining" : "");
+	if (W.udp != NULL)
+		wlog(0, "status: worker %d: %d UDP sessions, %d/%d servers up%s",
+		    W.id, relay_udp_sessions(W.udp), up, W.lb.n,
+		    W.draining ? ", draining" : "");
+	else
+		wlog(0, "status: worker %d: %d connections open, %d/%d servers "
+		    "up%s", W.id, W.nconns, up, W.lb.n, W.draining ?
+		    ", draining" : "");
 }
 
 static void
@@ -1237,7 +1247,7 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	struct rlimit rl;
 	sigset_t mask;
 	uint64_t seed;
-	int i, n, last_conns = -1;
+	int i, n, last_conns = -1, ufd[RELAY_MAXLISTEN], nufd = 0;
 
 	memset(&W, 0, sizeof(W));
 	W.conf = cf;
@@ -1301,12 +1311,30 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 
 	/* Listeners: one per worker with SO_REUSEPORT, else all shared. */
 	for (i = 0; i < cf->nlfd; i++) {
-		if (cf->reuseport && i != id) {
+		if ((cf->reuseport && i != id) || (cf->udp && !cf->reuseport &&
+		    id != 0)) {
+			/* Shared UDP sockets: one reader, or sessions split. */
 			close(cf->lfd[i]);
+			continue;
+		}
+		if (cf->udp) {
+			ufd[nufd++] = cf->lfd[i];
 			continue;
 		}
 		W.lobj[W.nlisten].type = O_LISTEN;
 		W.lobj[W.nlisten++].fd = cf->lfd[i];
+	}
+	W.udp_next = -1;
+	if (cf->udp) {
+		W.udp = relay_udp_new(cf, sh, id, &W.lb, W.limit, ufd, nufd,
+		    W.fd_limit);
+		if (W.udp == NULL)
+			return 1;
+		W.udpo.type = O_UDP;
+		W.udpo.fd = relay_udp_fd(W.udp);
+		ev.events = EPOLLIN;
+		ev.data.u64 = (uint64_t)(uintptr_t)&W.udpo | TAG_OBJ;
+		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.udpo.fd, &ev);
 	}
 	W.paused = 1;
 	listeners_watch(1);
@@ -1356,6 +1384,8 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 				stats_accept();
 			else if (o->type == O_STATCL)
 				stats_io((struct statcl *)(void *)o);
+			else if (o->type == O_UDP)
+				relay_udp_run(W.udp, W.now);
 			else if (o->type == O_SIGNAL)
 				on_signal();
 			else if (o->type == O_CTL)
@@ -1363,6 +1393,8 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		}
 		run_ready();
 		expire();
+		if (W.udp != NULL)
+			W.udp_next = relay_udp_expire(W.udp, W.now);
 		stats_expire();
 		free_dead();
 		if (W.retired != NULL)

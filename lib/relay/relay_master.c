@@ -160,6 +160,7 @@ relay_run(struct relay_conf *cf)
 	    MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || relay_stats_init(sh) == -1)
 		return 1;
+	sh->udp = cf->udp;
 	signal(SIGPIPE, SIG_IGN);
 	/* Stray job-control and user signals neither stop nor kill us. */
 	signal(SIGUSR2, SIG_IGN);

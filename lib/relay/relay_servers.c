@@ -102,6 +102,30 @@ relay_server_parse(const char *spec, struct relay_server *s, int dflt_proxy,
 }
 
 /*
+ * With --udp every server takes datagrams: version 1 cannot say so, a
+ * unix path is no UDP address, and a check needs something to send.
+ */
+static int
+server_udp(const struct relay_conf *cf, struct relay_server *s,
+    const char **why)
+{
+	if (!cf->udp)
+		return 0;
+	if (s->send_proxy == 1)
+		return *why = "send-proxy (v1) cannot carry UDP: use "
+		    "send-proxy-v2", -1;
+	if (s->addr.ss_family == AF_UNIX)
+		return *why = "a UDP server needs HOST:PORT or [IPV6]:PORT", -1;
+	if (s->check && cf->chk_data == NULL)
+		return *why = "check on a UDP server needs --check-send DATA",
+		    -1;
+	s->udp = 1;
+	s->chk_data = cf->chk_data;
+	s->chk_len = cf->chk_len;
+	return 0;
+}
+
+/*
  * The server list: -s specs, then the servers file, one spec a line
  * ('#' starts a comment).  Each server is malloc'ed; on error nothing
  * is left allocated and *why says where.
@@ -122,7 +146,7 @@ relay_servers_load(const struct relay_conf *cf, struct relay_server **out,
 			goto fail;
 		}
 		if (relay_server_parse(cf->srv_spec[i], &tmp, cf->send_proxy,
-		    why) == -1)
+		    why) == -1 || server_udp(cf, &tmp, why) == -1)
 			goto fail;
 		if ((out[n] = malloc(sizeof(tmp))) == NULL) {
 			*why = "out of memory";
@@ -154,7 +178,7 @@ relay_servers_load(const struct relay_conf *cf, struct relay_server **out,
 			else if (n == RELAY_MAXSRV)
 				*why = "too many servers";
 			else if (relay_server_parse(p, &tmp, cf->send_proxy,
-			    why) == 0) {
+			    why) == 0 && server_udp(cf, &tmp, why) == 0) {
 				if ((out[n] = malloc(sizeof(tmp))) != NULL) {
 					*out[n++] = tmp;
 					continue;

@@ -122,6 +122,21 @@ static const char *const end_names[RELAY_END_MAX] = {
 };
 
 static size_t
+vadd(char *buf, size_t cap, size_t off, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static size_t
+vadd(char *buf, size_t cap, size_t off, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (off >= cap)
+		return off;
+	n = vsnprintf(buf + off, cap - off, fmt, ap);
+	return n < 0 ? off : off + (size_t)n;
+}
+
+static size_t
 add(char *buf, size_t cap, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -129,14 +144,23 @@ static size_t
 add(char *buf, size_t cap, size_t off, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (off >= cap)
-		return off;
 	va_start(ap, fmt);
-	n = vsnprintf(buf + off, cap - off, fmt, ap);
+	off = vadd(buf, cap, off, fmt, ap);
 	va_end(ap);
-	return n < 0 ? off : off + (size_t)n;
+	return off;
+}
+
+/* The same, for the UDP metrics in relay_udp.c. */
+size_t
+relay_stats_add(char *buf, size_t cap, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	off = vadd(buf, cap, off, fmt, ap);
+	va_end(ap);
+	return off;
 }
 
 #define LD(p)	__atomic_load_n(&(p), __ATOMIC_RELAXED)
@@ -264,6 +288,8 @@ relay_stats_text(const struct relay_shared *sh, const char *prog, char *buf,
 			    pfx, m[k].name, lab, v);
 		}
 	}
+	if (sh->udp)
+		off = relay_udp_stats_text(sh, pfx, buf, cap, off);
 	return off;
 }
 

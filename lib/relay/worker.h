@@ -30,7 +30,7 @@
 #define TAG_MASK	3
 
 enum { T_HDR, T_CONN, T_IDLE, T_NKIND };
-enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_CTL };
+enum { O_LISTEN, O_STATS, O_STATCL, O_SIGNAL, O_CTL, O_UDP };
 
 struct obj {
 	int		type;
@@ -85,6 +85,9 @@ struct worker {
 	struct obj	lobj[RELAY_MAXLISTEN];
 	int		nlisten;
 	struct obj	stats, sig, ctlo;
+	struct relay_udp *udp;		/* --udp: the datagram path */
+	struct obj	udpo;
+	int		udp_next;	/* ms to its next timeout, or -1 */
 	uint32_t	health_gen;
 	uint32_t	ctl_gen;	/* of sh->ctl_gen, as last taken */
 	struct relay_ctl *ctl;		/* the control socket, without master */

@@ -136,6 +136,20 @@ inspect() {
 	cmp "$T/h" "$T/h2"
 }
 
+@test "pp-send --dgram writes a v2 DGRAM header, and refuses v1 and -c" {
+	# UDP over IPv4 is 0x12, over IPv6 0x22; --dgram implies v2.
+	pp-send --dgram -n -s 192.0.2.1:5300 -d 198.51.100.7:53 > "$T/h"
+	assert_eq "$(hex < "$T/h")" "${SIG}2112000cc0000201c633640714b40035"
+	pp-send --dgram -n -s '[2001:db8::1]:5300' -d '[2001:db8::2]:53' > "$T/h"
+	assert_eq "$(head -c 14 "$T/h" | hex)" "${SIG}2122"
+	run -0 pp-inspect -j "$T/h"
+	assert_eq "$(js .transport)" dgram
+	run -64 --separate-stderr pp-send --dgram -1 -n -s 192.0.2.1:1 -d 192.0.2.2:2
+	assert_contains "$stderr" "v1 cannot say UDP"
+	run -64 --separate-stderr pp-send --dgram -c 127.0.0.1:1 -s 192.0.2.1:1 -d 192.0.2.2:2
+	assert_contains "$stderr" "-c connects over TCP"
+}
+
 @test "pp-send --send-proxy alone means v1, like HAProxy's send-proxy" {
 	run -0 pp-send -n --send-proxy -s 192.0.2.1:1 -d 192.0.2.2:2
 	assert_eq "$output" "$(printf 'PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r')"

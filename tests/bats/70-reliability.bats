@@ -28,56 +28,9 @@ setup() {
 	[ "$(ulimit -n)" -ge 8192 ] || strict_skip "needs ulimit -n 8192 or more"
 }
 
-# figures LABEL TEXT: keep the figures and show them.
-figures() {
-	local line
-	while IFS= read -r line; do
-		printf '%s: %s\n' "$1" "$line" >> "$PP_BIN/../reliability.log"
-		printf '# %s: %s\n' "$1" "$line" >&3
-	done <<< "$2"
-}
-
-# val KEY TEXT: the value of KEY=value in TEXT.
-val() {
-	local v
-	v=$(grep -o "\\b$1=[-0-9]*" <<< "$2" | tail -n 1)
-	echo "${v#*=}"
-}
-
 # counter KEY FILE: a counter from a pp-echo stats file.
 counter() {
 	awk -v k="$1" '$1 == k { print $2 }' "$2"
-}
-
-# stop_clean NAME: SIGTERM the daemon started as NAME; it must exit 0
-# within its grace period (-g 1) and its stderr must hold no sanitizer
-# report (the suite also runs built with ASan+UBSan: leaks show at exit).
-stop_clean() {
-	local name=$1 pid i rc
-	pid=${name}_pid
-	pid=${!pid}
-	kill -TERM "$pid"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	rc=0
-	wait "$pid" || rc=$?
-	if grep -E 'Sanitizer|runtime error|^==[0-9]+==' \
-	    "$BATS_TEST_TMPDIR/$name.err" >&2; then
-		echo "$name: sanitizer report above" >&2
-		return 1
-	fi
-	if [ "$rc" -ne 0 ]; then
-		echo "$name exited $rc after SIGTERM" >&2
-		tail -n 5 "$BATS_TEST_TMPDIR/$name.err" >&2
-		return 1
-	fi
-}
-
-# rss_kb PID: resident memory of a process.
-rss_kb() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 @test "2000 concurrent connections through pp-relay and pp-balance: every byte verified end to end, none lost or mixed" {

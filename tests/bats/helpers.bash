@@ -31,18 +31,19 @@ PP_PIDS=()
 
 # ---- ports and servers ------------------------------------------------
 
-# free_port: a TCP port below the kernel's ephemeral range with no socket
-# of any state on it, so neither a listener nor a TIME-WAIT left by a load
-# test makes a server's bind() fail.  It cannot see ports that outgoing
-# connections hold: a server started on it goes through start_on_port,
-# which retries.
+# free_port [udp]: a TCP (or UDP) port below the kernel's ephemeral range
+# with no socket of any state on it, so neither a listener nor a TIME-WAIT
+# left by a load test makes a server's bind() fail.  It cannot see ports
+# that outgoing connections hold: a server started on it goes through
+# start_on_port, which retries.
 free_port() {
-	local lo=32768 rest port i
+	local lo=32768 rest port i kind=-t
+	[ "${1:-tcp}" = udp ] && kind=-u
 	read -r lo rest < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
 	[ "$lo" -gt 11024 ] || lo=32768
 	for ((i = 0; i < 100; i++)); do
 		port=$((10000 + RANDOM % (lo - 10000)))
-		if [ -z "$(ss -Htan "sport = :$port" 2>/dev/null)" ]; then
+		if [ -z "$(ss -H "$kind" -an "sport = :$port" 2>/dev/null)" ]; then
 			echo "$port"
 			return 0
 		fi
@@ -62,19 +63,22 @@ start_bg() {
 	printf -v "${name}_pid" '%s' "$!"
 }
 
-# start_on_port [--listen] [--file TEMPLATE OUT] VAR NAME CMD ARGS...:
-# start_bg NAME CMD with every "@PORT@" in its arguments replaced by a
-# free port, wait until it listens there, and set VAR to the port.  A bind
-# that fails is retried on another port, 5 times.
+# start_on_port [--listen] [--udp] [--file TEMPLATE OUT] VAR NAME CMD
+# ARGS...: start_bg NAME CMD with every "@PORT@" in its arguments replaced
+# by a free port, wait until it listens there, and set VAR to the port.  A
+# bind that fails is retried on another port, 5 times.
 #   --listen  wait for a listening socket without connecting to it, for
 #             a server that would take the probe as its one client
+#   --udp     a UDP port, ready once a socket is bound there (UDP has
+#             nothing to connect to)
 #   --file    first write TEMPLATE to OUT with @PORT@ filled in, and @DIR@
 #             as $BATS_TEST_TMPDIR (a configuration file)
 start_on_port() {
-	local _listen='' _tmpl='' _out='' _var _name _port _i _j _pv
+	local _listen='' _udp='' _tmpl='' _out='' _var _name _port _i _j _pv
 	while :; do
 		case $1 in
 		--listen) _listen=1; shift ;;
+		--udp) _udp=1; shift ;;
 		--file) _tmpl=$2 _out=$3; shift 3 ;;
 		*) break ;;
 		esac
@@ -83,12 +87,14 @@ start_on_port() {
 	shift 2
 	_pv=${_name}_pid
 	for ((_i = 0; _i < 5; _i++)); do
-		_port=$(free_port) || return 1
+		_port=$(free_port ${_udp:+udp}) || return 1
 		[ -z "$_tmpl" ] || sed -e "s|@PORT@|$_port|g" \
 			-e "s|@DIR@|$BATS_TEST_TMPDIR|g" "$_tmpl" > "$_out"
 		start_bg "$_name" "${@//@PORT@/$_port}"
 		for ((_j = 0; _j < 100; _j++)); do
-			if [ -n "$_listen" ]; then
+			if [ -n "$_udp" ]; then
+				[ -n "$(ss -Huan "sport = :$_port" 2>/dev/null)" ]
+			elif [ -n "$_listen" ]; then
 				[ -n "$(ss -Hltn "sport = :$_port" 2>/dev/null)" ]
 			else
 				(exec 3<>"/dev/tcp/127.0.0.1/$_port") 2>/dev/null
@@ -296,13 +302,13 @@ need_tool() {
 	[ -x "$PP_BIN/$1" ] || strict_skip "$1 is not built in $PP_BIN"
 }
 
-# build_test_tools: $TOOLS holds pp-echo and pp-load.  make check builds
-# them; a bats run on its own builds them here.
+# build_test_tools: $TOOLS holds pp-echo, pp-load and pp-udp.  make check
+# builds them; a bats run on its own builds them here.
 build_test_tools() {
 	local t
 	TOOLS=$PP_BIN/../tools
 	mkdir -p "$TOOLS"
-	for t in pp-echo pp-load; do
+	for t in pp-echo pp-load pp-udp; do
 		[ -x "$TOOLS/$t" ] && continue
 		cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$TOOLS/$t.$$" \
 			"$PP_TOP/tests/tools/$t.c"
@@ -452,6 +458,56 @@ nginx_http() {
 		printf '%s\n' "$@" "}"
 	} > "$d/nginx.conf"
 	start_bg nginx nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
+}
+
+# ---- the reliability suites -------------------------------------------
+
+# figures LABEL TEXT: keep the figures and show them (stderr as "# "
+# lines, and $PP_BIN/../reliability.log).
+figures() {
+	local line
+	while IFS= read -r line; do
+		printf '%s: %s\n' "$1" "$line" >> "$PP_BIN/../reliability.log"
+		printf '# %s: %s\n' "$1" "$line" >&3
+	done <<< "$2"
+}
+
+# val KEY TEXT: the value of KEY=value in TEXT.
+val() {
+	local v
+	v=$(grep -o "\\b$1=[-0-9]*" <<< "$2" | tail -n 1)
+	echo "${v#*=}"
+}
+
+# stop_clean NAME: SIGTERM the daemon started as NAME; it must exit 0
+# within its grace period (-g 1) and its stderr must hold no sanitizer
+# report (the suites also run built with ASan+UBSan: leaks show at exit).
+stop_clean() {
+	local name=$1 pid i rc
+	pid=${name}_pid
+	pid=${!pid}
+	kill -TERM "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	if grep -E 'Sanitizer|runtime error|^==[0-9]+==' \
+	    "$BATS_TEST_TMPDIR/$name.err" >&2; then
+		echo "$name: sanitizer report above" >&2
+		return 1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "$name exited $rc after SIGTERM" >&2
+		tail -n 5 "$BATS_TEST_TMPDIR/$name.err" >&2
+		return 1
+	fi
+}
+
+# rss_kb PID: resident memory of a process.
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 # ---- man pages --------------------------------------------------------
