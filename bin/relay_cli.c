@@ -37,7 +37,6 @@
 
 enum {
 	OPT_CONNECT_TIMEOUT = 256,
-	OPT_CHECK_SEND,
 	OPT_CHECK_TIMEOUT,
 	OPT_CONTROL,
 	OPT_DENY,
@@ -53,7 +52,6 @@ static const struct option longopts[] = {
 	{ "accept-proxy",	optional_argument,	NULL, 'a' },
 	{ "allow",		required_argument,	NULL, 'A' },
 	{ "balance",		required_argument,	NULL, 'b' },
-	{ "check-send",		required_argument,	NULL, OPT_CHECK_SEND },
 	{ "connect",		required_argument,	NULL, 'c' },
 	{ "control",		required_argument,	NULL, OPT_CONTROL },
 	{ "crc32c",		no_argument,		NULL, 'C' },
@@ -116,7 +114,7 @@ static const char balance_usage[] =
 "\t[--max-conns-per-ip N] [-r N/SECONDS] [--usesrc clientip]\n"
 "\t[--control unix:PATH] [-w N] [-u USER] [-F PIDFILE]\n"
 "\t[--log-format text|logfmt|json]\n"
-"\t[--udp [--session-timeout SECONDS] [--max-sessions N] [--check-send DATA]]\n"
+"\t[--udp [--session-timeout SECONDS] [--max-sessions N]]\n"
 "SERVER is ADDR[,weight=N][,send-proxy|send-proxy-v2][,check][,backup]\n"
 "\t[,maxconn=N][,check-send=STR][,check-expect=STR]\n"
 "\t[,check-http=PATH][,check-status=N]\n";
@@ -182,9 +180,7 @@ static const char balance_help[] =
 "                             the shorter; 500ms, 2s also)\n"
 "  -K, --rise N               checks to pass to come up (default 2)\n"
 "  -k, --fall N               checks to fail to go down (default 3)\n"
-"  -R, --retries N            other servers tried on connect failure (3)\n"
-"  --check-send DATA          --udp: a check sends DATA (text, or hex with\n"
-"                             0x) and any reply within the interval passes\n";
+"  -R, --retries N            other servers tried on connect failure (3)\n";
 
 static int balance_mode;
 
@@ -390,7 +386,6 @@ relay_main(int argc, char *argv[], int balance)
 {
 	static struct relay_conf cf;
 	static uint8_t tlvstore[RELAY_MAXTLV][512];
-	static uint8_t chkstore[4096];
 	struct sockaddr_storage sa;
 	struct relay_server probe;
 	struct cli_recv rcv;
@@ -586,28 +581,6 @@ relay_main(int argc, char *argv[], int balance)
 				    "logfmt or json", optarg);
 			cf.log_format = log_format = rc;
 			break;
-		case OPT_CHECK_SEND:
-			if (!balance)
-				usage();
-			if (strncmp(optarg, "0x", 2) == 0) {
-				long n = cli_unhex(optarg + 2, chkstore,
-				    sizeof(chkstore));
-
-				if (n < 0)
-					errx(EX_USAGE, "--check-send %s: bad "
-					    "hex, or over %zu bytes", optarg,
-					    sizeof(chkstore));
-				cf.chk_len = (size_t)n;
-			} else {
-				cf.chk_len = strlen(optarg);
-				if (cf.chk_len > sizeof(chkstore))
-					errx(EX_USAGE, "--check-send: over %zu "
-					    "bytes", sizeof(chkstore));
-				memcpy(chkstore, optarg, cf.chk_len);
-			}
-			cf.chk_data = chkstore;
-			saw_udp_opt = 1;
-			break;
 		case OPT_MAX_SESS:
 			cf.max_sess = (int)cli_number("--max-sessions", optarg,
 			    1, 10000000);
@@ -688,8 +661,8 @@ relay_main(int argc, char *argv[], int balance)
 	if (!saw_send && !balance && (cf.ntlv > 0 || cf.crc32c))
 		errx(EX_USAGE, "--tlv and --crc32c need --send-proxy=v2");
 	if (saw_udp_opt && !cf.udp)
-		errx(EX_USAGE, "--session-timeout, --max-sessions and "
-		    "--check-send need --udp");
+		errx(EX_USAGE, "--session-timeout and --max-sessions "
+		    "need --udp");
 	if (cf.udp) {
 		/* XXX a UDP session's line (datagrams=) is text only yet. */
 		if (cf.log_format != RELAY_LOG_TEXT)

@@ -167,8 +167,6 @@ struct relay_server {
 	int		backup;
 	int		maxconn;	/* for "first"; 0: no limit */
 	int		udp;		/* datagrams (--udp) */
-	const uint8_t	*chk_data;	/* UDP check payload (--check-send) */
-	size_t		chk_len;
 	int		wfile;		/* weight from the list (weight: in use) */
 	int		admin;		/* enum relay_admin, from the slot */
 	int		hoff;		/* health checks disabled, from the slot */
@@ -259,8 +257,6 @@ struct relay_conf {
 	int		udp;
 	int		sess_ms;	/* --session-timeout */
 	int		max_sess;	/* --max-sessions, per worker */
-	const uint8_t	*chk_data;	/* --check-send */
-	size_t		chk_len;
 	/* a finished line without newline, and warnings */
 	void		(*log)(int level, const char *line);
 };

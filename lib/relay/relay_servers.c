@@ -116,12 +116,10 @@ server_udp(const struct relay_conf *cf, struct relay_server *s,
 		    "send-proxy-v2", -1;
 	if (s->addr.ss_family == AF_UNIX)
 		return *why = "a UDP server needs HOST:PORT or [IPV6]:PORT", -1;
-	if (s->check && cf->chk_data == NULL)
-		return *why = "check on a UDP server needs --check-send DATA",
-		    -1;
+	if (s->check && (s->chk.send_len == 0 || s->chk.http))
+		return *why = "check on a UDP server needs check-send=BYTES "
+		    "(check-http is for TCP)", -1;
 	s->udp = 1;
-	s->chk_data = cf->chk_data;
-	s->chk_len = cf->chk_len;
 	return 0;
 }
 

@@ -1015,17 +1015,19 @@ relay_udp_new(const struct relay_conf *cf, struct relay_shared *sh, int id,
 	return u;
 }
 
-/* UDP health checks: the payload (after a LOCAL header), any reply. */
+/*
+ * UDP health checks: the server's check-send bytes (after a LOCAL header
+ * for a v2 server); a reply passes, one whose first 1024 bytes contain
+ * check-expect when the server has one, as for TCP.
+ */
 
 int
 relay_udp_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 {
-	uint8_t buf[PP_V2_FIXED + 4096];
+	uint8_t buf[PP_V2_FIXED + RELAY_CHKSEND];
 	struct pp_header h;
 	int fd, n = 0;
 
-	if (s->chk_len > sizeof(buf) - PP_V2_FIXED)
-		return -1;
 	fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -1035,11 +1037,11 @@ relay_udp_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 		h.command = PP_V2_CMD_LOCAL;
 		n = pp_build_v2(buf, sizeof(buf), &h, NULL, 0, 0);
 	}
-	if (n >= 0 && s->chk_len > 0)
-		memcpy(buf + n, s->chk_data, s->chk_len);
+	if (n >= 0)
+		memcpy(buf + n, s->chk.send, s->chk.send_len);
 	if (n < 0 || connect(fd, (struct sockaddr *)&s->addr,
 	    net_addr_len(&s->addr)) == -1 || send(fd, buf, (size_t)n +
-	    s->chk_len, MSG_DONTWAIT) == -1) {
+	    s->chk.send_len, MSG_DONTWAIT) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -1052,13 +1054,14 @@ relay_udp_check_start(struct relay_server *s, int64_t now, int timeout_ms)
 int
 relay_udp_check_finish(struct relay_server *s)
 {
-	uint8_t b;
+	uint8_t b[1024];
 	ssize_t n;
 
-	n = recv(s->chk_fd, &b, 1, MSG_DONTWAIT | MSG_TRUNC);
+	n = recv(s->chk_fd, b, sizeof(b), MSG_DONTWAIT);
 	close(s->chk_fd);
 	s->chk_fd = -1;
-	return n >= 0;
+	return n >= 0 && (s->chk.expect_len == 0 || memmem(b, (size_t)n,
+	    s->chk.expect, s->chk.expect_len) != NULL);
 }
 
 /* Metrics. */

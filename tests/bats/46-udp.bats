@@ -143,7 +143,10 @@ ask() {
 	assert_contains "$stderr" "send-proxy (v1) cannot carry UDP"
 	run -64 --separate-stderr pp-balance --udp -l 127.0.0.1:1 \
 		-s 127.0.0.1:2,check
-	assert_contains "$stderr" "needs --check-send"
+	assert_contains "$stderr" "needs check-send=BYTES"
+	run -64 --separate-stderr pp-balance --udp -l 127.0.0.1:1 \
+		-s 127.0.0.1:2,check-http=/health
+	assert_contains "$stderr" "check-http is for TCP"
 	run -64 --separate-stderr pp-relay --udp -l unix:/nonexistent/x \
 		-c 127.0.0.1:2
 	assert_contains "$stderr" "UDP needs"
@@ -154,7 +157,7 @@ ask() {
 	assert_contains "$output" "--udp"
 	assert_contains "$output" "a listener is one or the"
 	run -0 pp-balance --help
-	assert_contains "$output" "--check-send"
+	assert_contains "$output" "check-send=STR"
 }
 
 @test "pp-relay --udp --send-proxy=v2: each datagram carries a DGRAM header with the client, replies come back plain" {
@@ -447,16 +450,24 @@ s1 198.51.100.7:5353"
 	assert_eq "$(metric "$st" 'pp_relay_udp_datagrams_dropped_total{reason="oversize"}')" 1
 }
 
-@test "pp-balance --udp: a check sends --check-send and a server that does not answer goes down" {
-	local s1 s2 lp st i
-	s1=$(uport) s2=$(uport) lp=$(uport) st=$(uport)
+@test "pp-balance --udp: a check sends check-send=; silence or a wrong reply is down" {
+	local s1 s2 s3 lp st i
+	s1=$(uport) s2=$(uport) s3=$(uport) lp=$(uport) st=$(uport)
 	serve "$s1" s1
-	start_bg bal pp-balance --udp -l "127.0.0.1:$lp" --check-send ping \
-		-i 200 --rise 1 --fall 1 -s "127.0.0.1:$s1,check" \
-		-s "127.0.0.1:$s2,check" -S "127.0.0.1:$st"
+	serve "$s3" s3
+	# s1 answers "s1 ...": up; s2 is silent and s3 answers "s3 ...",
+	# not the expected "s1": both down.
+	start_bg bal pp-balance --udp -l "127.0.0.1:$lp" \
+		-i 200 --rise 1 --fall 1 \
+		-s "127.0.0.1:$s1,check-send=ping,check-expect=s1" \
+		-s "127.0.0.1:$s2,check-send=ping" \
+		-s "127.0.0.1:$s3,check-send=ping,check-expect=s1" \
+		-S "127.0.0.1:$st"
 	wait_udp "$lp"
 	wait_for 10 sh -c "curl -fsS http://127.0.0.1:$st/metrics |
 		grep -q 'server_up{server=\"127.0.0.1:$s2\"} 0'"
+	wait_for 10 sh -c "curl -fsS http://127.0.0.1:$st/metrics |
+		grep -q 'server_up{server=\"127.0.0.1:$s3\"} 0'"
 	assert_eq "$(metric "$st" "pp_balance_server_up{server=\"127.0.0.1:$s1\"}")" 1
 	grep -q 'server 127.0.0.1:.* is down' "$T/bal.err"
 	grep -q "s1 none 127.0.0.1:[0-9]* 4" "$T/s1.out"

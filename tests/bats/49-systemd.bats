@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # pp-balance and pp-relay under systemd: the example units pass
 # systemd-analyze verify, and the notification protocol (sd_notify(3))
-# is read by tests/fixtures/notify.py, which plays systemd's side on a
+# is read by tests/tools/notify.py, which plays systemd's side on a
 # datagram socket, while systemd-socket-activate hands over the port.
 
 bats_require_minimum_version 1.5.0
@@ -48,7 +48,7 @@ backend() {
 notify() {
 	local sock=$1
 	shift
-	run --separate-stderr timeout 40 python3 "$PP_TOP/tests/fixtures/notify.py" "$sock" \
+	run --separate-stderr timeout 40 "$TEST_TOOLS/notify.py" "$sock" \
 		"$BATS_TEST_TMPDIR/prog.pid" -- "$@"
 }
 
