@@ -664,10 +664,6 @@ relay_main(int argc, char *argv[], int balance)
 		errx(EX_USAGE, "--session-timeout and --max-sessions "
 		    "need --udp");
 	if (cf.udp) {
-		/* XXX a UDP session's line (datagrams=) is text only yet. */
-		if (cf.log_format != RELAY_LOG_TEXT)
-			errx(EX_USAGE, "--log-format logfmt and json are for "
-			    "TCP: a UDP session logs text");
 		/* Version 1 has no way to say "datagram" (spec 2.1). */
 		if (cf.send_proxy == 1)
 			errx(EX_USAGE, "--send-proxy=v1 cannot carry UDP: "

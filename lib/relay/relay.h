@@ -325,8 +325,11 @@ struct relay_logrec {
 	uint64_t	up, down;	/* bytes client -> server, back */
 	int64_t		ms;
 	int		end;		/* enum relay_end */
+	const char	*end_name;	/* instead of end's name (UDP) */
 	uint8_t		hdr;		/* relay_log_hdr() */
 	uint16_t	tlvs;		/* relay_log_tlvs() */
+	int		udp;		/* a UDP session: the datagram counts */
+	uint64_t	dg_up, dg_down;
 };
 int	relay_log_parse(const char *s);		/* enum relay_logfmt or -1 */
 /* What a header was, for the log: 0 none, else version and command. */

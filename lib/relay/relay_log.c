@@ -1,5 +1,6 @@
 /*
- * relay_log.c - the line logged when a connection ends, in three formats
+ * relay_log.c - the line logged when a connection or a UDP session ends,
+ * in three formats
  * from one list of fields: text (today's key=value line, kept byte for
  * byte for the scripts that read it), logfmt (every field, values quoted
  * where they need it) and json (one object a line, strings escaped, bytes
@@ -33,23 +34,33 @@ static const struct {
 
 enum { V_STR, V_NUM, V_LIST };
 
-/* The fields, once: name, kind, and whether the text line has it. */
-enum { F_CLIENT, F_PEER, F_SERVER, F_UP, F_DOWN, F_MS, F_END, F_HDR,
-	F_TLVS, F_N };
+/*
+ * The fields, once: name, kind, the formats that have it (the text line
+ * keeps its historic set), and whether only a UDP session has it.
+ */
+#define IN_TEXT		1
+#define IN_STRUCT	2	/* logfmt and json */
+#define IN_ALL		(IN_TEXT | IN_STRUCT)
+enum { F_CLIENT, F_PEER, F_SERVER, F_UP, F_DOWN, F_MS, F_DGRAMS, F_DGUP,
+	F_DGDN, F_END, F_HDR, F_TLVS, F_N };
 static const struct {
 	const char	*name;
 	int		kind;
-	int		text;
+	int		in;
+	int		udp;
 } fields[F_N] = {
-	[F_CLIENT] = { "client", V_STR, 1 },
-	[F_PEER] = { "peer", V_STR, 1 },
-	[F_SERVER] = { "server", V_STR, 1 },
-	[F_UP] = { "up", V_NUM, 1 },
-	[F_DOWN] = { "down", V_NUM, 1 },
-	[F_MS] = { "ms", V_NUM, 1 },
-	[F_END] = { "end", V_STR, 1 },
-	[F_HDR] = { "hdr", V_STR, 0 },
-	[F_TLVS] = { "tlvs", V_LIST, 0 },
+	[F_CLIENT] = { "client", V_STR, IN_ALL, 0 },
+	[F_PEER] = { "peer", V_STR, IN_ALL, 0 },
+	[F_SERVER] = { "server", V_STR, IN_ALL, 0 },
+	[F_UP] = { "up", V_NUM, IN_ALL, 0 },
+	[F_DOWN] = { "down", V_NUM, IN_ALL, 0 },
+	[F_MS] = { "ms", V_NUM, IN_ALL, 0 },
+	[F_DGRAMS] = { "datagrams", V_STR, IN_TEXT, 1 },	/* "up/down" */
+	[F_DGUP] = { "datagrams_up", V_NUM, IN_STRUCT, 1 },
+	[F_DGDN] = { "datagrams_down", V_NUM, IN_STRUCT, 1 },
+	[F_END] = { "end", V_STR, IN_ALL, 0 },
+	[F_HDR] = { "hdr", V_STR, IN_STRUCT, 0 },
+	[F_TLVS] = { "tlvs", V_LIST, IN_STRUCT, 0 },
 };
 
 int
@@ -197,8 +208,19 @@ value(const struct relay_logrec *r, int i, char *buf, size_t cap)
 	case F_MS:
 		snprintf(buf, cap, "%lld", (long long)r->ms);
 		return buf;
+	case F_DGRAMS:
+		snprintf(buf, cap, "%llu/%llu", (unsigned long long)r->dg_up,
+		    (unsigned long long)r->dg_down);
+		return buf;
+	case F_DGUP:
+		snprintf(buf, cap, "%llu", (unsigned long long)r->dg_up);
+		return buf;
+	case F_DGDN:
+		snprintf(buf, cap, "%llu", (unsigned long long)r->dg_down);
+		return buf;
 	case F_END:
-		return relay_end_name(r->end);
+		return r->end_name != NULL ? r->end_name :
+		    relay_end_name(r->end);
 	case F_HDR:
 		if (r->hdr == 0)
 			return NULL;
@@ -225,7 +247,7 @@ relay_log_line(int fmt, const struct relay_logrec *r, char *buf, size_t cap)
 	struct out o = { buf, 0, cap };
 	char v[NET_ADDRSTRLEN + 128], *p, *comma;
 	const char *s;
-	int i;
+	int i, n = 0;
 
 	if (cap == 0)
 		return 0;
@@ -233,11 +255,12 @@ relay_log_line(int fmt, const struct relay_logrec *r, char *buf, size_t cap)
 	if (fmt == RELAY_LOG_JSON)
 		put(&o, "{", 1);
 	for (i = 0; i < F_N; i++) {
-		if (fmt == RELAY_LOG_TEXT && !fields[i].text)
+		if (!(fields[i].in & (fmt == RELAY_LOG_TEXT ? IN_TEXT :
+		    IN_STRUCT)) || (fields[i].udp && !r->udp))
 			continue;
 		s = value(r, i, v, sizeof(v));
 		if (fmt != RELAY_LOG_JSON) {
-			if (i > 0)
+			if (n++ > 0)
 				put(&o, " ", 1);
 			puts_(&o, fields[i].name);
 			put(&o, "=", 1);
@@ -247,7 +270,7 @@ relay_log_line(int fmt, const struct relay_logrec *r, char *buf, size_t cap)
 				put_logfmt(&o, s != NULL ? s : "");
 			continue;
 		}
-		if (i > 0)
+		if (n++ > 0)
 			put(&o, ",", 1);
 		put(&o, "\"", 1);
 		puts_(&o, fields[i].name);

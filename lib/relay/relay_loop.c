@@ -362,9 +362,13 @@ static void
 conn_close(struct conn *c, int why, int abortive)
 {
 	if (W.conf->verbose >= 1 && W.conf->log != NULL) {
-		struct relay_logrec r = { &c->client, &c->peer, c->srv !=
-		    NULL ? c->srv->name : NULL, c->up.bytes, c->dn.bytes,
-		    W.now - c->t0, why, c->hashdr, c->tlvs };
+		struct relay_logrec r = {
+			.client = &c->client, .peer = &c->peer,
+			.server = c->srv != NULL ? c->srv->name : NULL,
+			.up = c->up.bytes, .down = c->dn.bytes,
+			.ms = W.now - c->t0, .end = why, .hdr = c->hashdr,
+			.tlvs = c->tlvs,
+		};
 		char line[1024];
 
 		relay_log_line(W.conf->log_format, &r, line, sizeof(line));

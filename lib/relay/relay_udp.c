@@ -274,14 +274,27 @@ sess_end(struct relay_udp *u, struct usess *s, int why)
 {
 	struct relay_server *srv = s->srv;
 	struct usess **pp;
-	char cl[NET_ADDRSTRLEN], pe[NET_ADDRSTRLEN];
+	struct sockaddr_storage cl, pe;
+	struct relay_logrec r;
+	char line[1024];
 
-	ulog(u, 1, "client=%s peer=%s server=%s up=%llu down=%llu ms=%lld "
-	    "datagrams=%llu/%llu end=%s", ua_text(&s->client, cl, sizeof(cl)),
-	    ua_text(&s->peer, pe, sizeof(pe)), srv->name,
-	    (unsigned long long)s->by_up, (unsigned long long)s->by_dn,
-	    (long long)(u->now - s->t0), (unsigned long long)s->dg_up,
-	    (unsigned long long)s->dg_dn, uend_names[why]);
+	if (u->cf->verbose >= 1 && u->cf->log != NULL) {
+		ua_get(&cl, &s->client);
+		ua_get(&pe, &s->peer);
+		memset(&r, 0, sizeof(r));
+		r.client = &cl;
+		r.peer = &pe;
+		r.server = srv->name;
+		r.up = s->by_up;
+		r.down = s->by_dn;
+		r.ms = u->now - s->t0;
+		r.end_name = uend_names[why];
+		r.udp = 1;
+		r.dg_up = s->dg_up;
+		r.dg_down = s->dg_dn;
+		relay_log_line(u->cf->log_format, &r, line, sizeof(line));
+		u->cf->log(1, line);
+	}
 	if (u->pend == s)
 		u->npend = 0, u->pend = NULL;
 	close(s->fd);		/* and out of the epoll set */

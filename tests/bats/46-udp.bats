@@ -378,6 +378,21 @@ s1 198.51.100.7:5353"
 	run -0 grep -c 'datagrams=1/1 end=timeout' "$T/relay.err"
 }
 
+@test "pp-relay --udp --log-format json: a session's line is an object jq reads" {
+	local sp lp
+	sp=$(uport) lp=$(uport)
+	serve "$sp" s1
+	start_bg relay pp-relay --udp -l "127.0.0.1:$lp" -c "127.0.0.1:$sp" \
+		--session-timeout 300ms --log-format json
+	wait_udp "$lp"
+	run -0 send 127.0.0.1 "$lp" --src 127.0.0.23
+	wait_for 5 grep -q '"end":"timeout"' "$T/relay.err"
+	run -0 jq -r 'select(.datagrams_up != null) |
+		"\(.client|split(":")[0]) \(.server) \(.datagrams_up) \(.datagrams_down) \(.end)"' \
+		< <(grep '^{' "$T/relay.err")
+	assert_eq "$output" "127.0.0.23 127.0.0.1:$sp 1 1 timeout"
+}
+
 @test "pp-relay --udp --max-sessions: the oldest idle session is evicted, in the log and /metrics" {
 	local sp lp st
 	sp=$(uport) lp=$(uport) st=$(uport)

@@ -161,6 +161,4 @@ while s.recv(4096):
 	assert_contains "$stderr" "--log-format xml: expected text, logfmt or json"
 	run -64 --separate-stderr pp-balance -l 127.0.0.1:1 -s 127.0.0.1:2 --log-format JSON
 	assert_contains "$stderr" "expected text, logfmt or json"
-	run -64 --separate-stderr pp-relay --udp -l 127.0.0.1:1 -c 127.0.0.1:2 --log-format json
-	assert_contains "$stderr" "a UDP session logs text"
 }

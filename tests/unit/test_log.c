@@ -39,8 +39,10 @@ test_formats(void)
 	h.version = 2;
 	h.command = PP_V2_CMD_PROXY;
 	h.has_addr = 1;
-	r = (struct relay_logrec){ &cl, &pe, "10.0.1.5:80", 517, 12044, 38,
-	    RELAY_END_DONE, relay_log_hdr(&h), (uint16_t)(1 | 2 | 1u << 10) };
+	r = (struct relay_logrec){ .client = &cl, .peer = &pe,
+	    .server = "10.0.1.5:80", .up = 517, .down = 12044, .ms = 38,
+	    .end = RELAY_END_DONE, .hdr = relay_log_hdr(&h),
+	    .tlvs = (uint16_t)(1 | 2 | 1u << 10) };
 	relay_log_line(RELAY_LOG_TEXT, &r, line, sizeof(line));
 	is_str(line, "client=192.0.2.7:4242 peer=10.0.0.2:5151 "
 	    "server=10.0.1.5:80 up=517 down=12044 ms=38 end=done",
@@ -73,6 +75,21 @@ test_formats(void)
 	r.hdr = relay_log_hdr(&h);
 	relay_log_line(RELAY_LOG_LOGFMT, &r, line, sizeof(line));
 	ok(strstr(line, "hdr=v2-local") != NULL, "a LOCAL header: v2-local");
+
+	/* A UDP session: its datagram counts and its own end reason. */
+	r.server = "10.0.1.5:53";
+	r.hdr = 0;
+	r.udp = 1;
+	r.dg_up = 3;
+	r.dg_down = 2;
+	r.end_name = "timeout";
+	relay_log_line(RELAY_LOG_TEXT, &r, line, sizeof(line));
+	is_str(line, "client=192.0.2.7:4242 peer=10.0.0.2:5151 "
+	    "server=10.0.1.5:53 up=517 down=12044 ms=38 datagrams=3/2 "
+	    "end=timeout", "text: a UDP session's line");
+	relay_log_line(RELAY_LOG_JSON, &r, line, sizeof(line));
+	ok(strstr(line, "\"ms\":38,\"datagrams_up\":3,\"datagrams_down\":2,"
+	    "\"end\":\"timeout\"") != NULL, "json: datagram counts as numbers");
 }
 
 static void
@@ -87,8 +104,8 @@ test_escapes(void)
 	memset(&cl, 0, sizeof(cl));
 	sun->sun_family = AF_UNIX;
 	strcpy(sun->sun_path, "/t/a \"b\"\\c\n\x01=");
-	r = (struct relay_logrec){ &cl, &cl, "s", 0, 0, 0, RELAY_END_ERROR,
-	    0, 0 };
+	r = (struct relay_logrec){ .client = &cl, .peer = &cl, .server = "s",
+	    .end = RELAY_END_ERROR };
 	relay_log_line(RELAY_LOG_LOGFMT, &r, line, sizeof(line));
 	want = "client=\"unix:/t/a \\\"b\\\"\\\\c\\n\\u0001=\" ";
 	ok(strncmp(line, want, strlen(want)) == 0,
