@@ -1244,10 +1244,23 @@ title(void)
 		    W.draining ? ", draining" : "");
 }
 
+/* An object of the worker's (signals, stats, UDP, control) in its epoll. */
+static void
+obj_watch(struct obj *o, int type, int fd)
+{
+	struct epoll_event ev;
+
+	o->type = type;
+	o->fd = fd;
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)(uintptr_t)o | TAG_OBJ;
+	epoll_ctl(W.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int
 relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 {
-	struct epoll_event evs[256], ev;
+	struct epoll_event evs[256];
 	struct rlimit rl;
 	sigset_t mask;
 	uint64_t seed;
@@ -1307,11 +1320,8 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	W.sig.type = O_SIGNAL;
-	W.sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	ev.events = EPOLLIN;
-	ev.data.u64 = (uint64_t)(uintptr_t)&W.sig | TAG_OBJ;
-	epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.sig.fd, &ev);
+	obj_watch(&W.sig, O_SIGNAL, signalfd(-1, &mask, SFD_NONBLOCK |
+	    SFD_CLOEXEC));
 
 	/* Listeners: one per worker with SO_REUSEPORT, else all shared. */
 	for (i = 0; i < cf->nlfd; i++) {
@@ -1334,31 +1344,19 @@ relay_worker_run(struct relay_conf *cf, struct relay_shared *sh, int id)
 		    W.fd_limit);
 		if (W.udp == NULL)
 			return 1;
-		W.udpo.type = O_UDP;
-		W.udpo.fd = relay_udp_fd(W.udp);
-		ev.events = EPOLLIN;
-		ev.data.u64 = (uint64_t)(uintptr_t)&W.udpo | TAG_OBJ;
-		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.udpo.fd, &ev);
+		obj_watch(&W.udpo, O_UDP, relay_udp_fd(W.udp));
 	}
 	W.paused = 1;
 	listeners_watch(1);
-	if (id == 0 && cf->stats_fd != -1) {
-		W.stats.type = O_STATS;
-		W.stats.fd = cf->stats_fd;
-		ev.events = EPOLLIN;
-		ev.data.u64 = (uint64_t)(uintptr_t)&W.stats | TAG_OBJ;
-		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.stats.fd, &ev);
-	} else if (cf->stats_fd != -1)
+	if (id == 0 && cf->stats_fd != -1)
+		obj_watch(&W.stats, O_STATS, cf->stats_fd);
+	else if (cf->stats_fd != -1)
 		close(cf->stats_fd);
 	/* Without a master, the worker serves the control socket. */
 	if (cf->ctl_fd != -1) {
 		if ((W.ctl = relay_ctl_new(cf, sh)) == NULL)
 			return 1;
-		W.ctlo.type = O_CTL;
-		W.ctlo.fd = relay_ctl_fd(W.ctl);
-		ev.events = EPOLLIN;
-		ev.data.u64 = (uint64_t)(uintptr_t)&W.ctlo | TAG_OBJ;
-		epoll_ctl(W.epfd, EPOLL_CTL_ADD, W.ctlo.fd, &ev);
+		obj_watch(&W.ctlo, O_CTL, relay_ctl_fd(W.ctl));
 	}
 	title();
 	relay_notify(cf, "READY=1");
