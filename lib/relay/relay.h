@@ -16,6 +16,9 @@
  *   relay_limit.c    per client address limits
  *   relay_stats.c    the shared counters and the /metrics responder
  *   relay_udp.c      --udp: datagram sessions, UDP checks, udp_* metrics
+ *   relay_ctl.c      the control socket (--control): show and set servers
+ *   relay_log.c      the line a connection or session logs, three formats
+ *   relay_notify.c   systemd's notification socket and watchdog
  *   worker.h         the worker state those files share (private)
  * Addresses and CIDR lists are lib/net/'s; headers are libproxyhdr's.
  */
