@@ -174,7 +174,7 @@ print(" ".join(sorted(set(out))), len(out), "%.1f" % (time.time() - t0))
 		--stats 127.0.0.1:$SPORT_STATS"
 	[ "$(awk '/^Max open files/ { print $4 }' "/proc/$r_pid/limits")" -eq 256 ]
 	start_bg hold pp_py hold "127.0.0.1:$SPORT_STATS" 300 127.0.0.5
-	wait_file "$BATS_TEST_TMPDIR/hold.out" 20
+	wait_file "$BATS_TEST_TMPDIR/hold.out" 60
 	# At most a handful are kept: the rest are accepted and closed.
 	[ "$(awk '{ print $2 }' "$BATS_TEST_TMPDIR/hold.out")" -le 32 ]
 	t1=$(cpu "$r_pid")
