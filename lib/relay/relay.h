@@ -339,6 +339,9 @@ int	relay_log_parse(const char *s);		/* enum relay_logfmt or -1 */
 uint8_t	relay_log_hdr(const struct pp_header *h);
 /* The kinds of TLV a header carried, as a bit set. */
 uint16_t relay_log_tlvs(const struct pp_header *h);
+/* A message at level 0 (warning), 1 (connection) or 2 (verbose). */
+void	relay_logf(const struct relay_conf *cf, int level, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
 /* Render r in format fmt: the length (a line, no newline, NUL-ended). */
 size_t	relay_log_line(int fmt, const struct relay_logrec *r, char *buf,
 	    size_t cap);

@@ -125,23 +125,6 @@ relay_ctl_changed(struct relay_server *s)
 
 /* The serving side. */
 
-static void ctl_log(struct relay_ctl *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-ctl_log(struct relay_ctl *c, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (c->cf->log == NULL || c->cf->verbose < 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->cf->log(0, line);
-}
-
 struct relay_ctl *
 relay_ctl_new(struct relay_conf *cf, struct relay_shared *sh)
 {
@@ -460,7 +443,8 @@ set_server(struct relay_ctl *c, struct ctlcl *k, char **av, int ac)
 		if (old != a) {
 			ST(st->admin, (uint32_t)a);
 			changed(c, st);
-			ctl_log(c, "control: server %s state %s (was %s)",
+			relay_logf(c->cf, 0,
+			    "control: server %s state %s (was %s)",
 			    s->name, admin_names[a], admin_names[old]);
 		}
 		return say(k, "ok\n");
@@ -478,7 +462,7 @@ set_server(struct relay_ctl *c, struct ctlcl *k, char **av, int ac)
 	old = LD(st->wset) ? (int)LD(st->wset) : (int)LD(st->wfile);
 	ST(st->wset, (uint32_t)v);
 	changed(c, st);
-	ctl_log(c, "control: server %s weight %ld (was %d)", s->name,
+	relay_logf(c->cf, 0, "control: server %s weight %ld (was %d)", s->name,
 	    v != 0 ? v : (long)LD(st->wfile), old);
 	return say(k, "ok\n");
 }
@@ -499,7 +483,8 @@ set_health(struct relay_ctl *c, struct ctlcl *k, char **av, int ac)
 	if (LD(st->hoff) != off) {
 		ST(st->hoff, off);
 		changed(c, st);
-		ctl_log(c, "control: server %s health checks %s", s->name,
+		relay_logf(c->cf, 0,
+		    "control: server %s health checks %s", s->name,
 		    off ? "disabled" : "enabled");
 	}
 	return say(k, "ok\n");

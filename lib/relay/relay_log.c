@@ -8,6 +8,7 @@
  */
 #include <netinet/in.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -300,4 +301,22 @@ relay_log_line(int fmt, const struct relay_logrec *r, char *buf, size_t cap)
 	if (fmt == RELAY_LOG_JSON)
 		put(&o, "}", 1);
 	return o.len;
+}
+
+/*
+ * Every message of the engine: level 0 a warning (said unless -q), 1 a
+ * connection's or session's line (the same), 2 verbose (-v).
+ */
+void
+relay_logf(const struct relay_conf *cf, int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (cf->log == NULL || cf->verbose < (level == 0 ? 1 : level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	cf->log(level, line);
 }

@@ -104,21 +104,6 @@ static void	conn_connect(struct conn *);
 
 
 
-/* level 0 warning, 1 per connection, 2 verbose. */
-void
-wlog(int level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (W.conf->verbose < (level == 0 ? 1 : level) || W.conf->log == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	W.conf->log(level, line);
-}
-
 /* Pools: buffers and pipes are reused, never freed while busy. */
 
 static uint8_t *

@@ -68,23 +68,6 @@ worker_fork(struct relay_conf *cf, struct relay_shared *sh, int i)
 	_exit(relay_worker_run(cf, sh, i));
 }
 
-static void mlog(const struct relay_conf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-mlog(const struct relay_conf *cf, const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	if (cf->log == NULL || cf->verbose < 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	cf->log(0, line);
-}
-
 static void
 signal_workers(const pid_t *pid, int n, int sig)
 {
@@ -239,7 +222,8 @@ relay_run(struct relay_conf *cf)
 			    pause_ms[i] >= 5000 ? 10000 : pause_ms[i] * 2;
 			due[i] = now + pause_ms[i];
 			again[i] = 1;
-			mlog(cf, "worker %d died (%s %d), restarting it in %d ms",
+			relay_logf(cf, 0,
+			    "worker %d died (%s %d), restarting it in %d ms",
 			    i, WIFSIGNALED(st) ? "signal" : "exit",
 			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 			    pause_ms[i]);
@@ -270,7 +254,8 @@ relay_run(struct relay_conf *cf)
 			if (pid[i] > 0 && now - born[i] > RELAY_WEDGED_MS &&
 			    now - __atomic_load_n(&sh->w[i].beat,
 			    __ATOMIC_RELAXED) > RELAY_WEDGED_MS) {
-				mlog(cf, "worker %d silent for %d s: replacing it",
+				relay_logf(cf, 0,
+				    "worker %d silent for %d s: replacing it",
 				    i, RELAY_WEDGED_MS / 1000);
 				kill(pid[i], SIGKILL);
 				born[i] = now;	/* once per silence */

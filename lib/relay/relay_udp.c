@@ -128,24 +128,6 @@ static const char *const uend_names[RELAY_UEND_MAX] = {
 	"timeout", "evicted", "server-down", "drain"
 };
 
-static void ulog(const struct relay_udp *, int, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* level 0 warning, 1 per session, 2 verbose; as the TCP engine's. */
-static void
-ulog(const struct relay_udp *u, int level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (u->cf->verbose < (level == 0 ? 1 : level) || u->cf->log == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	u->cf->log(level, line);
-}
-
 static void
 ua_set(union uaddr *a, const struct sockaddr_storage *ss)
 {
@@ -365,7 +347,8 @@ evict(struct relay_udp *u, const char *what)
 	if (u->head == NULL)
 		return -1;
 	if (!u->full_logged++)
-		ulog(u, 0, "UDP %s (%d sessions): ending the oldest idle "
+		relay_logf(u->cf, 0,
+		    "UDP %s (%d sessions): ending the oldest idle "
 		    "ones", what, u->nsess);
 	sess_end(u, u->head, RELAY_UEND_EVICTED);
 	return 0;
@@ -454,7 +437,7 @@ sess_new(struct relay_udp *u, const union uaddr *peer,
 		srv = u->lb->srv[i];
 		if ((fd = upstream_socket(u, srv, &cl)) != -1)
 			break;
-		ulog(u, 2, "UDP socket to %s failed: %s", srv->name,
+		relay_logf(u->cf, 2, "UDP socket to %s failed: %s", srv->name,
 		    strerror(errno));
 		if (srv->st != NULL)
 			__atomic_add_fetch(&srv->st->connect_fail, 1,
@@ -613,7 +596,7 @@ drop(struct relay_udp *u, int why, const union uaddr *peer, const char *what)
 
 	u->acc.dropped[why]++;
 	if (u->cf->verbose >= 2)
-		ulog(u, 2, "UDP datagram from %s dropped (%s)%s%s",
+		relay_logf(u->cf, 2, "UDP datagram from %s dropped (%s)%s%s",
 		    ua_text(peer, pe, sizeof(pe)), drop_names[why],
 		    what != NULL ? ": " : "", what != NULL ? what : "");
 }
@@ -975,7 +958,8 @@ relay_udp_new(const struct relay_conf *cf, struct relay_shared *sh, int id,
 		if (u->cap < 1)
 			u->cap = 1;
 		if (id == 0 && cf->max_sess != 65536)
-			ulog(u, 0, "--max-sessions %d: %d descriptors allow "
+			relay_logf(u->cf, 0,
+			    "--max-sessions %d: %d descriptors allow "
 			    "%d sessions per worker", cf->max_sess, fd_limit,
 			    u->cap);
 	}

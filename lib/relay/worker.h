@@ -105,8 +105,8 @@ struct worker {
 extern struct worker W;
 
 /* relay_loop.c */
-void	wlog(int level, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+/* The worker's log: relay_logf with this worker's configuration. */
+#define wlog(...)	relay_logf(W.conf, __VA_ARGS__)
 void	rst(int fd);		/* the next close() resets */
 void	fds_exhausted(void);	/* log the first EMFILE of a spell */
 
